@@ -1,0 +1,3 @@
+from crowdsec_mp.cli.main import main
+
+raise SystemExit(main())

@@ -1,0 +1,67 @@
+"""`cscli-mp`: the management CLI. One module per noun registers its commands.
+
+Each module in COMMAND_MODULES exposes `register(subparsers, common)` where
+`common` is the parent parser carrying the global flags (-c, -o, --debug), and
+sets `func(args) -> int` on the parsers it adds. `main(argv)` returns the exit
+status, so tests call it directly.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from crowdsec_mp import __version__
+from crowdsec_mp.errors import CrowdsecMPError
+
+# Order = order in `--help`.
+COMMAND_MODULES = [
+    "crowdsec_mp.cli.hubtest",
+    "crowdsec_mp.cli.explain",
+]
+
+
+def common_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("-c", "--config", default=None, help="path to config.yaml")
+    common.add_argument(
+        "-o", "--output", choices=["human", "json", "raw"], default=None,
+        help="output format: human (tables), json, raw (CSV)",
+    )
+    common.add_argument("--debug", action="store_true", help="verbose logging")
+    return common
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = common_parser()
+    parser = argparse.ArgumentParser(
+        prog="cscli-mp", parents=[common],
+        description="Manage crowdsec_mp: decisions, alerts, bouncers, machines, hub items, tests.",
+    )
+    parser.add_argument("--version", action="version", version=f"cscli-mp {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for module_name in COMMAND_MODULES:
+        importlib.import_module(module_name).register(subparsers, common)
+    return parser
+
+
+def main(argv=None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 1
+    if args.output is None:
+        args.output = "human"
+    try:
+        return int(args.func(args) or 0)
+    except CrowdsecMPError as exc:
+        print(f"cscli-mp: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

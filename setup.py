@@ -1,0 +1,4 @@
+"""Packaging stub: metadata lives in setup.cfg."""
+from setuptools import setup
+
+setup()
