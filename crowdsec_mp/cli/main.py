@@ -22,21 +22,29 @@ COMMAND_MODULES = [
 ]
 
 
-def common_parser() -> argparse.ArgumentParser:
+def common_parser(defaults: bool) -> argparse.ArgumentParser:
+    """Global flags, accepted before or after the subcommand (as cscli does).
+
+    Only the top-level copy carries defaults: a subcommand's copy uses SUPPRESS
+    so that `cscli-mp -o json hubtest run` is not reset by the subcommand.
+    """
+    def default(value):
+        return value if defaults else argparse.SUPPRESS
+
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("-c", "--config", default=None, help="path to config.yaml")
+    common.add_argument("-c", "--config", default=default(None), help="path to config.yaml")
     common.add_argument(
-        "-o", "--output", choices=["human", "json", "raw"], default=None,
+        "-o", "--output", choices=["human", "json", "raw"], default=default(None),
         help="output format: human (tables), json, raw (CSV)",
     )
-    common.add_argument("--debug", action="store_true", help="verbose logging")
+    common.add_argument("--debug", action="store_true", default=default(False), help="verbose logging")
     return common
 
 
 def build_parser() -> argparse.ArgumentParser:
-    common = common_parser()
+    common = common_parser(defaults=False)
     parser = argparse.ArgumentParser(
-        prog="cscli-mp", parents=[common],
+        prog="cscli-mp", parents=[common_parser(defaults=True)],
         description="Manage crowdsec_mp: decisions, alerts, bouncers, machines, hub items, tests.",
     )
     parser.add_argument("--version", action="version", version=f"cscli-mp {__version__}")

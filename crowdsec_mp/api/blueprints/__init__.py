@@ -1,0 +1,1 @@
+"""Thin Flask handlers: parse the request, call queries, render (spec/lapi.md)."""

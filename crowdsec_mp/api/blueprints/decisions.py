@@ -1,0 +1,77 @@
+"""Decisions: bouncer queries and stream (API key), deletion (JWT) — spec §5."""
+
+from __future__ import annotations
+
+import json
+
+from flask import Blueprint, Response, current_app, g, request
+
+from crowdsec_mp.api import auth, params, queries, wire
+from crowdsec_mp.api.app import empty_response, json_response
+from crowdsec_mp.api.errors import APIError, bad_request
+
+blueprint = Blueprint("decisions", __name__)
+
+
+def _state():
+    return current_app.extensions["crowdsec_mp"]
+
+
+@blueprint.get("/v1/decisions")
+@auth.bouncer_required
+def list_decisions():
+    filt = params.decision_filter(request.args)
+    if request.method == "HEAD":
+        return empty_response(200)
+    now = _state().now_us()
+    rows = queries.active_decisions(filt, now)
+    bouncer = g.bouncer
+    if bouncer["last_pull"] is None or now - bouncer["last_pull"] >= auth.LAST_PULL_MIN_INTERVAL_US:
+        queries.update_bouncer(bouncer["id"], now, last_pull=now)
+    # Go returns a nil slice as null when nothing matches (spec §1).
+    return json_response(wire.bouncer_decisions(rows, now, with_uuid=False) or None)
+
+
+@blueprint.get("/v1/decisions/stream")
+@auth.bouncer_required
+def stream():
+    filt = params.decision_filter(request.args, stream=True)
+    if request.method == "HEAD":
+        return empty_response(200)
+    now = _state().now_us()
+    bouncer = g.bouncer
+    new_rows, deleted_rows = queries.stream_decisions(
+        filt,
+        startup=request.args.get("startup") == "true",
+        last_pull=bouncer["last_pull"],
+        now=now,
+        dedup=request.args.get("dedup") != "false",
+    )
+    body = json.dumps(
+        {
+            "new": wire.bouncer_decisions(new_rows, now, with_uuid=True),
+            "deleted": wire.bouncer_decisions(deleted_rows, now, with_uuid=True),
+        },
+        separators=(",", ":"),
+    )
+    queries.update_bouncer(bouncer["id"], now, last_pull=now)
+    return Response(body, status=200, mimetype="application/json")
+
+
+@blueprint.delete("/v1/decisions")
+@auth.machine_required
+def delete_decisions():
+    filt = params.decision_delete_filter(request.args)
+    count = queries.expire_decisions(filt, _state().now_us())
+    return json_response({"nbDeleted": str(count)})
+
+
+@blueprint.delete("/v1/decisions/<decision_id>")
+@auth.machine_required
+def delete_decision(decision_id):
+    if not decision_id.isdigit() or len(decision_id) > 18:
+        raise bad_request("decision_id must be valid integer")
+    count = queries.expire_decision(int(decision_id), _state().now_us())
+    if not count:
+        raise APIError(404, f"decision with id '{decision_id}' doesn't exist: unable to delete")
+    return json_response({"nbDeleted": str(count)})

@@ -1,0 +1,125 @@
+"""Database backend choice, connection lifecycle, schema and migrations.
+
+`open_database(db_settings)` builds the peewee Database for `db_config` and
+binds the models to it (through `models.database_proxy`); `migrate()` brings
+the schema to the newest version, recorded in the `schema_version` table.
+
+SQLite runs in WAL mode with a busy timeout so that the API server, the CLI
+and tests can use one file from several processes; write transactions begin
+IMMEDIATE so two writers queue on the busy timeout instead of failing on a
+lock upgrade. PostgreSQL and MySQL use pooled connections (one per server
+thread, recycled when stale).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from peewee import Database, OperationalError, SqliteDatabase
+from playhouse.pool import PooledMySQLDatabase, PooledPostgresqlDatabase
+
+from crowdsec_mp.api.models import ALL_MODELS, SchemaVersion, database_proxy
+from crowdsec_mp.api.settings import DbSettings
+from crowdsec_mp.errors import BootError
+
+log = logging.getLogger(__name__)
+
+SQLITE_PRAGMAS = {
+    "journal_mode": "wal",
+    "busy_timeout": 15000,
+    "foreign_keys": 1,
+    "synchronous": "normal",
+    "cache_size": -32000,
+}
+
+
+def build_database(db: DbSettings) -> Database:
+    if db.backend == "sqlite":
+        db.db_path.parent.mkdir(parents=True, exist_ok=True)
+        pragmas = dict(SQLITE_PRAGMAS)
+        if not db.use_wal:
+            pragmas["journal_mode"] = "delete"
+        return SqliteDatabase(str(db.db_path), pragmas=pragmas, timeout=15)
+    if db.backend == "postgresql":
+        extra = {"sslmode": db.sslmode} if db.sslmode else {}
+        return PooledPostgresqlDatabase(
+            db.db_name,
+            user=db.user or None,
+            password=db.password or None,
+            host=db.host,
+            port=db.port or 5432,
+            max_connections=db.max_open_conns,
+            stale_timeout=300,
+            **extra,
+        )
+    return PooledMySQLDatabase(
+        db.db_name,
+        user=db.user or "root",
+        password=db.password,
+        host=db.host,
+        port=db.port or 3306,
+        charset="utf8mb4",
+        max_connections=db.max_open_conns,
+        stale_timeout=300,
+    )
+
+
+def open_database(db: DbSettings, *, migrate_schema: bool = True) -> Database:
+    """Connect, bind the models and (by default) apply pending migrations.
+
+    Raises BootError naming the backend when the database cannot be reached.
+    """
+    database = build_database(db)
+    database_proxy.initialize(database)
+    try:
+        database.connect(reuse_if_open=True)
+        if migrate_schema:
+            migrate(database)
+    except OperationalError as exc:
+        raise BootError(f"cannot open the {db.backend} database: {exc}") from exc
+    finally:
+        if not database.is_closed():
+            database.close()
+    return database
+
+
+def write_transaction(database: Database):
+    """A transaction that takes the write lock up front on SQLite."""
+    if isinstance(database, SqliteDatabase):
+        return database.atomic("IMMEDIATE")
+    return database.atomic()
+
+
+# -- migrations ---------------------------------------------------------------
+
+
+def _migration_1_initial(database: Database):
+    database.create_tables([m for m in ALL_MODELS if m is not SchemaVersion], safe=True)
+
+
+#: Numbered schema changes, applied in order, each once. Append, never edit.
+MIGRATIONS = [
+    (1, _migration_1_initial),
+]
+
+
+def schema_version(database: Database) -> int:
+    if not database.table_exists(SchemaVersion._meta.table_name):
+        return 0
+    row = SchemaVersion.select().order_by(SchemaVersion.version.desc()).first()
+    return row.version if row else 0
+
+
+def migrate(database: Database) -> int:
+    """Apply the pending migrations; returns the resulting schema version."""
+    with write_transaction(database):
+        database.create_tables([SchemaVersion], safe=True)
+        current = schema_version(database)
+        for number, step in MIGRATIONS:
+            if number > current:
+                log.info("applying database migration %d (%s)", number, step.__name__)
+                step(database)
+                SchemaVersion.delete().execute()
+                SchemaVersion.create(version=number)
+                current = number
+    return current

@@ -1,0 +1,576 @@
+"""Every database query of the Local API, as plain functions.
+
+Blueprints parse the request into the filter dataclasses below, call one of
+these functions, and render the result (wire.py). Nothing here knows about
+HTTP. Times are microseconds since the epoch (timefmt.py); `now` is always
+passed in by the caller so that a whole request uses one instant.
+
+Queries that return many rows select tuples, not model instances, and load
+related rows (decisions, events, meta of a page of alerts) with one query
+per table, never one per row.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+from peewee import JOIN, fn
+
+from crowdsec_mp.api.iprange import IPBounds, try_bounds
+from crowdsec_mp.api.models import Alert, Bouncer, Decision, Event, Machine, MetaItem, UsageMetric, database_proxy
+from crowdsec_mp.api.db import write_transaction
+
+US = 1_000_000
+#: Stream "deleted" window reaches back 2 s before the last pull (spec §5.3).
+STREAM_DELETED_GRACE_US = 2 * US
+#: Above this many distinct values, dedup reads the max(until) of the whole table.
+DEDUP_IN_LIMIT = 500
+IN_CHUNK = 500
+ALERT_BATCH = 50
+DECISION_BULK = 1000
+
+SCOPE_ALIASES = {"ip": "Ip", "range": "Range", "country": "Country", "as": "AS"}
+
+
+def normalize_scope(scope: str) -> str:
+    return SCOPE_ALIASES.get(scope.lower(), scope) if isinstance(scope, str) else scope
+
+
+def _chunks(items, size=IN_CHUNK):
+    items = list(items)
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+# -- IP bound conditions --------------------------------------------------------
+
+
+def _le(hi_col, lo_col, hi, lo):
+    """(hi_col, lo_col) <= (hi, lo) as 128-bit numbers, index friendly."""
+    return (hi_col < hi) | ((hi_col == hi) & (lo_col <= lo))
+
+
+def _ge(hi_col, lo_col, hi, lo):
+    return (hi_col > hi) | ((hi_col == hi) & (lo_col >= lo))
+
+
+def ip_condition(bounds: IPBounds, contains: bool):
+    """Decisions whose range contains (or, contains=False, lies in) `bounds`.
+
+    Only decisions of the same IP family match; non-IP values have
+    ip_size 0 and never match.
+    """
+    D = Decision
+    if contains:
+        ranges = (
+            (D.is_range == True)  # noqa: E712 (peewee expression)
+            & (D.ip_size == bounds.ip_size)
+            & _le(D.start_hi, D.start_lo, bounds.start_hi, bounds.start_lo)
+            & _ge(D.end_hi, D.end_lo, bounds.end_hi, bounds.end_lo)
+        )
+        if bounds.is_range:
+            return ranges
+        exact = (
+            (D.ip_size == bounds.ip_size)
+            & (D.start_hi == bounds.start_hi)
+            & (D.start_lo == bounds.start_lo)
+            & (D.is_range == False)  # noqa: E712
+        )
+        return exact | ranges
+    return (
+        (D.ip_size == bounds.ip_size)
+        & _ge(D.start_hi, D.start_lo, bounds.start_hi, bounds.start_lo)
+        & _le(D.end_hi, D.end_lo, bounds.end_hi, bounds.end_lo)
+    )
+
+
+# -- decisions for bouncers ------------------------------------------------------
+
+
+@dataclass
+class DecisionFilter:
+    """Filters of GET /v1/decisions and /v1/decisions/stream (spec §5.2)."""
+
+    scopes: list = field(default_factory=list)
+    value: str | None = None
+    type: str | None = None
+    origins: list = field(default_factory=list)
+    scenarios_containing: list = field(default_factory=list)
+    scenarios_not_containing: list = field(default_factory=list)
+    include_simulated: bool = False
+    bounds: IPBounds | None = None
+    contains: bool = True
+    limit: int | None = None
+    offset: int | None = None
+    id_gt: int | None = None
+
+
+def _decision_where(filt: DecisionFilter):
+    D = Decision
+    conditions = []
+    if filt.scopes:
+        conditions.append(D.scope.in_([normalize_scope(s) for s in filt.scopes]))
+    if filt.value is not None:
+        conditions.append(D.value == filt.value)
+    if filt.type is not None:
+        conditions.append(D.type == filt.type)
+    if filt.origins:
+        conditions.append(D.origin.in_(filt.origins))
+    if filt.scenarios_containing:
+        any_of = None
+        for word in filt.scenarios_containing:
+            term = D.scenario.contains(word)
+            any_of = term if any_of is None else (any_of | term)
+        conditions.append(any_of)
+    for word in filt.scenarios_not_containing:
+        conditions.append(~D.scenario.contains(word))
+    if not filt.include_simulated:
+        conditions.append(D.simulated == False)  # noqa: E712
+    if filt.bounds is not None:
+        conditions.append(ip_condition(filt.bounds, filt.contains))
+    if filt.id_gt is not None:
+        conditions.append(D.id > filt.id_gt)
+    return conditions
+
+
+#: Columns a bouncer sees, in this order (wire.bouncer_decision renders them).
+BOUNCER_COLUMNS = (
+    Decision.id,
+    Decision.origin,
+    Decision.type,
+    Decision.scope,
+    Decision.value,
+    Decision.until,
+    Decision.scenario,
+    Decision.uuid,
+)
+
+
+def active_decisions(filt: DecisionFilter, now: int) -> list[tuple]:
+    """Active decisions (until >= now) matching `filt`, by id, not deduplicated."""
+    query = Decision.select(*BOUNCER_COLUMNS).where(Decision.until >= now, *_decision_where(filt))
+    query = query.order_by(Decision.id)
+    if filt.limit is not None:
+        query = query.limit(filt.limit)
+    if filt.offset is not None:
+        query = query.offset(filt.offset)
+    return list(query.tuples())
+
+
+def _longest_until(keys: set) -> dict:
+    """{(value, type, scope): max(until)} over ALL decisions rows of those keys."""
+    D = Decision
+    result = {}
+    values = {key[0] for key in keys}
+    if len(values) > DEDUP_IN_LIMIT:
+        batches = [None]
+    else:
+        batches = list(_chunks(values))
+    for batch in batches:
+        query = D.select(D.value, D.type, D.scope, fn.MAX(D.until)).group_by(D.value, D.type, D.scope)
+        if batch is not None:
+            query = query.where(D.value.in_(batch))
+        for value, dtype, scope, until in query.tuples():
+            result[(value, dtype, scope)] = until
+    return result
+
+
+def stream_decisions(filt: DecisionFilter, *, startup: bool, last_pull: int | None, now: int, dedup: bool = True):
+    """(new, deleted) rows of GET /v1/decisions/stream (spec §5.3), by id.
+
+    startup (or a bouncer that never pulled): every active / every expired
+    decision. Otherwise: active ones created after `last_pull`, and ones that
+    expired after `last_pull - 2s`. With dedup, a row is only reported when
+    its `until` is the greatest of all rows of its (value, type, scope).
+    """
+    D = Decision
+    base = _decision_where(filt)
+    full = startup or last_pull is None
+    new_query = D.select(*BOUNCER_COLUMNS).where(D.until > now, *base)
+    deleted_query = D.select(*BOUNCER_COLUMNS).where(D.until < now, *base)
+    if not full:
+        new_query = new_query.where(D.created_at > last_pull)
+        deleted_query = deleted_query.where(D.until > last_pull - STREAM_DELETED_GRACE_US)
+    new_rows = list(new_query.order_by(D.id).tuples())
+    deleted_rows = list(deleted_query.order_by(D.id).tuples())
+    if dedup and (new_rows or deleted_rows):
+        longest = _longest_until({(r[4], r[2], r[3]) for r in new_rows} | {(r[4], r[2], r[3]) for r in deleted_rows})
+        new_rows = [r for r in new_rows if longest.get((r[4], r[2], r[3]), r[5]) <= r[5]]
+        deleted_rows = [r for r in deleted_rows if longest.get((r[4], r[2], r[3]), r[5]) <= r[5]]
+    return new_rows, deleted_rows
+
+
+# -- deleting decisions (machines) -----------------------------------------------
+
+
+@dataclass
+class DecisionDeleteFilter:
+    """Filters of DELETE /v1/decisions (spec §5.4)."""
+
+    bounds: IPBounds | None = None
+    contains: bool = True
+    scope: str | None = None
+    value: str | None = None
+    type: str | None = None
+    origin: str | None = None
+    scenario: str | None = None
+    uuids: list = field(default_factory=list)
+
+
+def expire_decisions(filt: DecisionDeleteFilter, now: int) -> int:
+    """Set until = now on matching ACTIVE decisions; returns how many."""
+    D = Decision
+    conditions = [D.until > now]
+    if filt.bounds is not None:
+        conditions.append(ip_condition(filt.bounds, filt.contains))
+    if filt.scope is not None:
+        conditions.append(D.scope == normalize_scope(filt.scope))
+    for column, wanted in ((D.value, filt.value), (D.type, filt.type), (D.origin, filt.origin), (D.scenario, filt.scenario)):
+        if wanted is not None:
+            conditions.append(column == wanted)
+    if filt.uuids:
+        conditions.append(D.uuid.in_(filt.uuids))
+    with write_transaction(database_proxy):
+        return D.update(until=now, updated_at=now).where(*conditions).execute()
+
+
+def expire_decision(decision_id: int, now: int) -> int:
+    """Set until = now on one decision (active or not); 0 when no such id."""
+    D = Decision
+    with write_transaction(database_proxy):
+        return D.update(until=now, updated_at=now).where(D.id == decision_id).execute()
+
+
+# -- counters used by profile expressions -----------------------------------------
+
+
+def count_decisions(value: str, *, since: int | None = None, active_at: int | None = None) -> int:
+    D = Decision
+    query = D.select(fn.COUNT(D.id)).where(D.value == value)
+    if since is not None:
+        query = query.where(D.created_at > since)
+    if active_at is not None:
+        query = query.where(D.until > active_at)
+    return query.scalar() or 0
+
+
+def longest_active_until(value: str, now: int) -> int | None:
+    D = Decision
+    return D.select(fn.MAX(D.until)).where(D.value == value, D.until > now).scalar()
+
+
+# -- storing alerts ------------------------------------------------------------------
+
+
+@dataclass
+class NewAlert:
+    """A validated posted alert, ready to store (built by wire.py + profiles.py)."""
+
+    fields: dict  # Alert column -> value (without machine/created_at/updated_at)
+    events: list  # [(time_us | None, serialized_json)]
+    meta: list  # [(key, value)]
+    decisions: list  # [dict of Decision columns without alert/created_at/updated_at]
+
+
+def decision_columns(value: str) -> dict:
+    """Numeric bound columns for a decision value (ip_size 0 when not an IP)."""
+    bounds = try_bounds(value)
+    if bounds is None:
+        return {"ip_size": 0, "start_hi": None, "start_lo": None, "end_hi": None, "end_lo": None, "is_range": False}
+    return {
+        "ip_size": bounds.ip_size,
+        "start_hi": bounds.start_hi,
+        "start_lo": bounds.start_lo,
+        "end_hi": bounds.end_hi,
+        "end_lo": bounds.end_lo,
+        "is_range": bounds.is_range,
+    }
+
+
+def insert_alerts(alerts: list[NewAlert], machine_pk: int | None, now: int) -> list[int]:
+    """Store alerts with their events, meta and decisions; returns alert ids.
+
+    One transaction per batch of 50 alerts (spec alerts.md §4.6).
+    """
+    ids = []
+    for start in range(0, len(alerts), ALERT_BATCH):
+        batch = alerts[start : start + ALERT_BATCH]
+        with write_transaction(database_proxy):
+            decisions, events, meta = [], [], []
+            for alert in batch:
+                alert_id = Alert.insert(machine=machine_pk, created_at=now, updated_at=now, **alert.fields).execute()
+                ids.append(alert_id)
+                for row in alert.decisions:
+                    decisions.append(dict(row, alert=alert_id, created_at=now, updated_at=now))
+                events.extend({"alert": alert_id, "time": t, "serialized": s} for t, s in alert.events)
+                meta.extend({"alert": alert_id, "key": k, "value": v} for k, v in alert.meta)
+            for rows in _chunks(decisions, DECISION_BULK):
+                Decision.insert_many(rows).execute()
+            for rows in _chunks(events, DECISION_BULK):
+                Event.insert_many(rows).execute()
+            for rows in _chunks(meta, DECISION_BULK):
+                MetaItem.insert_many(rows).execute()
+            if machine_pk is not None:
+                Machine.update(last_push=now, updated_at=now).where(Machine.id == machine_pk).execute()
+    return ids
+
+
+# -- searching alerts --------------------------------------------------------------
+
+
+@dataclass
+class AlertFilter:
+    """Filters of GET/DELETE /v1/alerts (spec §6), already parsed."""
+
+    scope: str | None = None
+    value: str | None = None
+    scenario: str | None = None
+    bounds: IPBounds | None = None
+    contains: bool = True
+    since: int | None = None  # start_at >= since
+    until: int | None = None  # start_at <= until
+    created_before: int | None = None
+    decision_type: str | None = None
+    origin: str | None = None
+    include_capi: bool = True
+    has_active_decision: bool | None = None
+    kind: str | None = None
+    exclude_simulated: bool = False
+    limit: int | None = 100
+    ascending: bool = False
+    with_decisions: bool = True
+
+
+def _where(query, conditions):
+    """query.where(*conditions), tolerating an empty list."""
+    return query.where(*conditions) if conditions else query
+
+
+def _alerts_with_decisions(*conditions):
+    return Decision.select(Decision.alert).where(*conditions)
+
+
+def _alert_where(filt: AlertFilter, now: int):
+    A, D = Alert, Decision
+    conditions = []
+    if filt.scope is not None:
+        conditions.append(A.source_scope == normalize_scope(filt.scope))
+    if filt.value is not None:
+        conditions.append(A.source_value == filt.value)
+    if filt.scenario is not None:
+        conditions.append((A.scenario == filt.scenario) | A.id.in_(_alerts_with_decisions(D.scenario == filt.scenario)))
+    if filt.bounds is not None:
+        conditions.append(A.id.in_(_alerts_with_decisions(ip_condition(filt.bounds, filt.contains))))
+    if filt.since is not None:
+        conditions.append(A.start_at >= filt.since)
+    if filt.until is not None:
+        conditions.append(A.start_at <= filt.until)
+    if filt.created_before is not None:
+        conditions.append(A.created_at <= filt.created_before)
+    if filt.decision_type is not None:
+        conditions.append(A.id.in_(_alerts_with_decisions(D.type == filt.decision_type)))
+    if filt.origin is not None:
+        conditions.append(A.id.in_(_alerts_with_decisions(D.origin == filt.origin)))
+    elif not filt.include_capi:
+        conditions.append(A.id.not_in(_alerts_with_decisions(D.origin.in_(["CAPI", "lists"]))))
+        list_source = A.source_scope.startswith("lists:") | (A.source_scope == "crowdsecurity/community-blocklist")
+        conditions.append(~(list_source & A.id.not_in(_alerts_with_decisions(D.alert.is_null(False)))))
+    if filt.has_active_decision is True:
+        conditions.append(A.id.in_(_alerts_with_decisions(D.until >= now)))
+    elif filt.has_active_decision is False:
+        conditions.append(A.id.not_in(_alerts_with_decisions(D.alert.is_null(False))))
+    if filt.kind is not None:
+        conditions.append(A.kind == filt.kind)
+    if filt.exclude_simulated:
+        conditions.append(A.simulated == False)  # noqa: E712
+    return conditions
+
+
+def search_alerts(filt: AlertFilter, now: int) -> list[dict]:
+    """Matching alerts as plain dicts with `decisions`, `events`, `meta` lists."""
+    A = Alert
+    query = (
+        A.select(A, Machine.machine_id.alias("owner"))
+        .join(Machine, JOIN.LEFT_OUTER, on=(A.machine == Machine.id))
+    )
+    query = _where(query, _alert_where(filt, now))
+    order = (A.created_at.asc(), A.id.asc()) if filt.ascending else (A.created_at.desc(), A.id.desc())
+    query = query.order_by(*order)
+    if filt.limit:
+        query = query.limit(filt.limit)
+    alerts = list(query.dicts())
+    _attach_children(alerts, with_decisions=filt.with_decisions)
+    return alerts
+
+
+def get_alert(alert_id: int) -> dict | None:
+    A = Alert
+    rows = list(
+        A.select(A, Machine.machine_id.alias("owner"))
+        .join(Machine, JOIN.LEFT_OUTER, on=(A.machine == Machine.id))
+        .where(A.id == alert_id)
+        .dicts()
+    )
+    _attach_children(rows, with_decisions=True)
+    return rows[0] if rows else None
+
+
+def _attach_children(alerts: list[dict], *, with_decisions: bool):
+    by_id = {alert["id"]: alert for alert in alerts}
+    for alert in alerts:
+        alert["decisions"], alert["events"], alert["meta"] = [], [], []
+    for ids in _chunks(by_id):
+        if with_decisions:
+            D = Decision
+            query = D.select(
+                D.alert, D.id, D.origin, D.type, D.scope, D.value, D.until, D.scenario, D.simulated, D.uuid
+            ).where(D.alert.in_(ids)).order_by(D.id)
+            for row in query.dicts():
+                by_id[row["alert"]]["decisions"].append(row)
+        for row in Event.select(Event.alert, Event.time, Event.serialized).where(Event.alert.in_(ids)).order_by(Event.id).dicts():
+            by_id[row["alert"]]["events"].append(row)
+        for row in MetaItem.select(MetaItem.alert, MetaItem.key, MetaItem.value).where(MetaItem.alert.in_(ids)).order_by(MetaItem.id).dicts():
+            by_id[row["alert"]]["meta"].append(row)
+
+
+def _delete_alert_ids(ids: list[int]) -> int:
+    deleted = 0
+    for chunk in _chunks(ids):
+        Decision.delete().where(Decision.alert.in_(chunk)).execute()
+        Event.delete().where(Event.alert.in_(chunk)).execute()
+        MetaItem.delete().where(MetaItem.alert.in_(chunk)).execute()
+        deleted += Alert.delete().where(Alert.id.in_(chunk)).execute()
+    return deleted
+
+
+def delete_alerts(filt: AlertFilter, now: int) -> int:
+    """Delete matching alerts (no limit) and their decisions/events/meta."""
+    with write_transaction(database_proxy):
+        ids = [row[0] for row in _where(Alert.select(Alert.id), _alert_where(filt, now)).tuples()]
+        return _delete_alert_ids(ids)
+
+
+def delete_alert(alert_id: int) -> int:
+    with write_transaction(database_proxy):
+        return _delete_alert_ids([alert_id]) if Alert.get_or_none(Alert.id == alert_id) else 0
+
+
+# -- retention (flush) -------------------------------------------------------------
+
+
+def flush_alerts(now: int, *, max_age_us: int | None, max_items: int | None) -> int:
+    """Retention of spec §8: returns the number of alerts deleted.
+
+    Alerts older than max_age, and alerts beyond the newest max_items (by id),
+    are deleted unless they still have an active decision. Orphan expired
+    decisions and orphan events/meta are removed too.
+    """
+    A, D = Alert, Decision
+    deleted = 0
+    keep_active = A.id.not_in(D.select(D.alert).where(D.until > now, D.alert.is_null(False)))
+    with write_transaction(database_proxy):
+        if max_age_us is not None:
+            ids = [r[0] for r in A.select(A.id).where(A.created_at < now - max_age_us, keep_active).tuples()]
+            deleted += _delete_alert_ids(ids)
+        if max_items is not None:
+            max_id = A.select(fn.MAX(A.id)).scalar()
+            if max_id is not None:
+                ids = [r[0] for r in A.select(A.id).where(A.id <= max_id - max_items, keep_active).tuples()]
+                deleted += _delete_alert_ids(ids)
+        D.delete().where(D.alert.is_null(), D.until < now).execute()
+        existing_alerts = A.select(A.id)
+        Event.delete().where(Event.alert.not_in(existing_alerts)).execute()
+        MetaItem.delete().where(MetaItem.alert.not_in(existing_alerts)).execute()
+    return deleted
+
+
+def flush_usage_metrics(now: int, max_age_us: int) -> int:
+    with write_transaction(database_proxy):
+        return UsageMetric.delete().where(UsageMetric.received_at < now - max_age_us).execute()
+
+
+# -- machines -----------------------------------------------------------------------
+
+
+def get_machine(machine_id: str) -> Machine | None:
+    return Machine.get_or_none(Machine.machine_id == machine_id)
+
+
+def create_machine(machine_id: str, password_hash: str, *, ip_address: str, validated: bool, now: int) -> bool:
+    """False when a machine with that id already exists."""
+    with write_transaction(database_proxy):
+        if Machine.select().where(Machine.machine_id == machine_id).exists():
+            return False
+        Machine.create(
+            machine_id=machine_id,
+            password=password_hash,
+            ip_address=ip_address,
+            is_validated=validated,
+            created_at=now,
+            updated_at=now,
+        )
+        return True
+
+
+def update_machine(machine_id: str, now: int, **columns) -> int:
+    with write_transaction(database_proxy):
+        return Machine.update(updated_at=now, **columns).where(Machine.machine_id == machine_id).execute()
+
+
+def delete_machine(machine_id: str) -> int:
+    with write_transaction(database_proxy):
+        return Machine.delete().where(Machine.machine_id == machine_id).execute()
+
+
+def list_machines() -> list[dict]:
+    return list(Machine.select().order_by(Machine.id).dicts())
+
+
+# -- bouncers ------------------------------------------------------------------------
+
+
+def bouncers_with_key(key_hash: str) -> list[dict]:
+    return list(Bouncer.select().where(Bouncer.api_key_hash == key_hash).order_by(Bouncer.id).dicts())
+
+
+def create_bouncer(name: str, key_hash: str, now: int, *, ip_address="", auto_created=False, type_="", version="") -> dict | None:
+    """The new row, or None when the name is taken."""
+    with write_transaction(database_proxy):
+        if Bouncer.select().where(Bouncer.name == name).exists():
+            return None
+        Bouncer.create(
+            name=name,
+            api_key_hash=key_hash,
+            ip_address=ip_address,
+            auto_created=auto_created,
+            type=type_,
+            version=version,
+            created_at=now,
+            updated_at=now,
+        )
+        return Bouncer.select().where(Bouncer.name == name).dicts().get()
+
+
+def update_bouncer(bouncer_id: int, now: int, **columns) -> None:
+    with write_transaction(database_proxy):
+        Bouncer.update(updated_at=now, **columns).where(Bouncer.id == bouncer_id).execute()
+
+
+def delete_bouncer(name: str) -> int:
+    with write_transaction(database_proxy):
+        return Bouncer.delete().where(Bouncer.name == name).execute()
+
+
+def list_bouncers() -> list[dict]:
+    return list(Bouncer.select().order_by(Bouncer.id).dicts())
+
+
+# -- usage metrics ---------------------------------------------------------------------
+
+
+def store_usage_metrics(generated_type: str, generated_by: str, payload: dict, now: int) -> None:
+    with write_transaction(database_proxy):
+        UsageMetric.create(
+            generated_type=generated_type, generated_by=generated_by, received_at=now, payload=json.dumps(payload)
+        )

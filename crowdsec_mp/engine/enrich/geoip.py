@@ -1,0 +1,113 @@
+"""MaxMind GeoLite2 lookups for GeoIpCity / GeoIpASN / IpToRange (spec/parsers.md §6.2).
+
+`GeoIPDatabases.open(directory)` opens `GeoLite2-City.mmdb` and
+`GeoLite2-ASN.mmdb` (either may be missing) once per process, at load time.
+The lookup methods return the string maps the enrichment methods merge into
+`Enriched`; an invalid IP, a missing database or an address without a record
+gives an empty map, never an exception.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from pathlib import Path
+
+import maxminddb
+
+CITY_FILE = "GeoLite2-City.mmdb"
+ASN_FILE = "GeoLite2-ASN.mmdb"
+
+
+def _ip(text: str):
+    try:
+        return ipaddress.ip_address(text)
+    except ValueError:
+        return None
+
+
+class GeoIPDatabases:
+    """The two MaxMind readers (each may be None)."""
+
+    def __init__(self, city_reader=None, asn_reader=None):
+        self.city_reader = city_reader
+        self.asn_reader = asn_reader
+
+    @classmethod
+    def open(cls, directory) -> "GeoIPDatabases | None":
+        """Open the databases found in `directory`; None when both are absent."""
+        if directory is None:
+            return None
+        directory = Path(directory)
+        readers = []
+        for name in (CITY_FILE, ASN_FILE):
+            path = directory / name
+            readers.append(maxminddb.open_database(str(path)) if path.is_file() else None)
+        if readers == [None, None]:
+            return None
+        return cls(*readers)
+
+    def close(self) -> None:
+        for reader in (self.city_reader, self.asn_reader):
+            if reader is not None:
+                reader.close()
+
+    # -- lookups ------------------------------------------------------------
+    def city(self, ip_text: str) -> dict[str, str]:
+        """IsoCode (country, else registered, else represented country), IsInEU,
+        Latitude, Longitude (`%f`)."""
+        record = self._lookup(self.city_reader, ip_text)
+        if not record:
+            return {}
+        iso_code, in_eu = "", False
+        for key in ("country", "registered_country", "represented_country"):
+            country = record.get(key) or {}
+            if country.get("iso_code"):
+                iso_code = country["iso_code"]
+                in_eu = bool(country.get("is_in_european_union", False))
+                break
+        location = record.get("location") or {}
+        return {
+            "IsoCode": iso_code,
+            "IsInEU": "true" if in_eu else "false",
+            "Latitude": "%f" % float(location.get("latitude") or 0.0),
+            "Longitude": "%f" % float(location.get("longitude") or 0.0),
+        }
+
+    def asn(self, ip_text: str) -> dict[str, str]:
+        """ASNNumber / ASNumber (same decimal text) and ASNOrg."""
+        record = self._lookup(self.asn_reader, ip_text)
+        if not record:
+            return {}
+        number = str(record.get("autonomous_system_number") or 0)
+        return {
+            "ASNNumber": number,
+            "ASNumber": number,
+            "ASNOrg": record.get("autonomous_system_organization") or "",
+        }
+
+    def ip_range(self, ip_text: str) -> dict[str, str]:
+        """SourceRange: the CIDR of the ASN database network holding the IP."""
+        address = _ip(ip_text)
+        if address is None or self.asn_reader is None:
+            return {}
+        try:
+            record, prefix_length = self.asn_reader.get_with_prefix_len(address)
+        except (ValueError, maxminddb.InvalidDatabaseError):
+            return {}
+        if record is None:
+            return {}
+        network = ipaddress.ip_network(f"{address}/{prefix_length}", strict=False)
+        return {"SourceRange": str(network)}
+
+    @staticmethod
+    def _lookup(reader, ip_text: str):
+        if reader is None or not ip_text:
+            return None
+        address = _ip(ip_text)
+        if address is None:
+            return None
+        try:
+            record = reader.get(address)
+        except (ValueError, maxminddb.InvalidDatabaseError):
+            return None
+        return record if isinstance(record, dict) else None

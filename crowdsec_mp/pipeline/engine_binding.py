@@ -1,0 +1,226 @@
+"""The real engine behind the pipeline stages (see binding.py for the contract).
+
+Split of `replay.Engine.process_event` over processes, with the same rules:
+
+* parser worker: `ParserTree.parse(evt)`; unparsed (`Process` false) and
+  whitelisted events stop there; otherwise `routing.prepare_pours()` evaluates
+  scenario filters/groupby/distinct in load order and each resulting pour is
+  routed on its `route_key`;
+* shard: `BucketStore.pour_prepared(scenario_index, group, evt, distinct)` in
+  (batch, seq) order; overflows without an alert (cleanups) are not forwarded;
+  end of replay input = `BucketStore.end_of_input()`;
+* output: postoverflow parsers on the overflow, then
+  `alerts.runtime_alert_to_api()`; whitelisted overflows make no alert.
+
+Installed items are read from `config_dir` (parsers/<stage>/*.yaml,
+scenarios/*.yaml, postoverflows/<stage>/*.yaml, the layout `cscli-mp`
+installs), grok patterns from `pattern_dir`, data files from `data_dir`.
+Every process loads them itself; load order is deterministic, so scenario
+indexes agree between processes.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from pathlib import Path
+
+from crowdsec_mp.engine import routing
+from crowdsec_mp.engine.event import LIVE, TIMEMACHINE, new_log_event
+from crowdsec_mp.errors import ConfigError
+from crowdsec_mp.pipeline import wire
+from crowdsec_mp.pipeline.binding import ParseResult
+
+YAML_SUFFIXES = (".yaml", ".yml")
+
+shard_for = routing.shard_for
+
+
+def _yaml_files(directory: Path) -> list[Path]:
+    if not directory.is_dir():
+        return []
+    return sorted(p for p in directory.iterdir()
+                  if p.is_file() and p.suffix in YAML_SUFFIXES and not p.name.startswith("."))
+
+
+def staged_files(root: Path) -> list[tuple[str, Path]]:
+    """(stage, file) under root/<stage>/, stages and files in name order."""
+    if not root.is_dir():
+        return []
+    return [(stage.name, path) for stage in sorted(root.iterdir()) if stage.is_dir()
+            for path in _yaml_files(stage)]
+
+
+class InstalledItems:
+    """What is installed in a config directory, and the shared engine context."""
+
+    def __init__(self, config):
+        from crowdsec_mp.engine.context import EngineContext
+
+        self.config = config
+        root = Path(config.config_dir)
+        self.parser_files = staged_files(root / "parsers")
+        self.scenario_files = _yaml_files(root / "scenarios")
+        self.postoverflow_files = staged_files(root / "postoverflows")
+        data_dir = config.data_dir
+        self.ctx = EngineContext(data_dir=str(data_dir) if data_dir else None)
+
+    def check(self) -> None:
+        if not self.parser_files:
+            raise ConfigError("no parsers installed (expected parsers/<stage>/*.yaml); "
+                              "install some with `cscli-mp parsers install` or a collection",
+                              file=Path(self.config.config_dir))
+
+    def patterns(self):
+        from crowdsec_mp.engine.grok import PatternLibrary
+
+        return PatternLibrary.load([str(self.config.pattern_dir)])
+
+    def parsers(self):
+        from crowdsec_mp.engine.parser import load_parsers
+
+        return load_parsers(self.parser_files, self.ctx, self.patterns())
+
+    def postoverflows(self):
+        if not self.postoverflow_files:
+            return None
+        from crowdsec_mp.engine.parser import load_parsers
+
+        return load_parsers(self.postoverflow_files, self.ctx, self.patterns())
+
+    def scenarios(self):
+        if not self.scenario_files:
+            return []
+        from crowdsec_mp.engine.buckets import load_scenarios
+
+        return load_scenarios([str(p) for p in self.scenario_files], self.ctx)
+
+    def simulation(self):
+        from crowdsec_mp.engine.simulation import load_simulation
+
+        return load_simulation(self.config.simulation_path)
+
+
+def _installed(run) -> InstalledItems:
+    from crowdsec_mp.config import load_config
+
+    items = InstalledItems(load_config(run.config_path or None))
+    items.check()
+    return items
+
+
+class EngineParserStage:
+    def __init__(self, run, items: InstalledItems):
+        from crowdsec_mp.engine.buckets.prefilter import ScenarioIndex
+
+        self.ctx = items.ctx
+        self.tree = items.parsers()
+        self.scenarios = items.scenarios()
+        self.index = ScenarioIndex(self.scenarios)
+        self.expect_mode = TIMEMACHINE if run.mode == "replay" else LIVE
+        self.poured: dict[str, int] = {}
+
+    def metrics(self) -> dict:
+        return {"poured": dict(self.poured)}
+
+    def process(self, raw, src, labels, module) -> ParseResult:
+        evt = new_log_event(raw, src=src, labels=labels, module=module, expect_mode=self.expect_mode,
+                            acquired_at=self.ctx.now())
+        self.tree.parse(evt)
+        if not evt.Process:
+            return ParseResult(False)
+        if evt.Whitelisted or not self.scenarios:
+            return ParseResult(True)
+        pours = routing.prepare_pours(evt, self.scenarios, self.index)
+        if not pours:
+            return ParseResult(True)
+        data = wire.event_to_wire(evt)
+        routed = []
+        for pour in pours:
+            item = {"s": pour.scenario_index, "g": pour.group, "evt": data}
+            if pour.distinct_value is not routing.UNSET:
+                item["d"] = pour.distinct_value
+            routed.append((pour.route_key, item))
+            name = self.scenarios[pour.scenario_index].name
+            self.poured[name] = self.poured.get(name, 0) + 1
+        return ParseResult(True, routed)
+
+
+class EngineBucketStage:
+    def __init__(self, run, items: InstalledItems):
+        from crowdsec_mp.engine.buckets import BucketStore
+
+        self.store = BucketStore(items.scenarios(), items.ctx, items.simulation())
+        self.overflowed: dict[str, int] = {}
+
+    def metrics(self) -> dict:
+        return {"overflowed": dict(self.overflowed)}
+
+    def apply(self, item) -> list:
+        evt = wire.event_from_wire(item["evt"])
+        distinct = item["d"] if "d" in item else routing.UNSET
+        overflows = self.store.pour_prepared(int(item["s"]), item["g"], evt, distinct_value=distinct)
+        return self._forward(overflows)
+
+    def _forward(self, overflows) -> list:
+        out = []
+        for evt in overflows:
+            if evt.Overflow.Alert is None:
+                continue  # cleanup signal (underflow, blackhole...): nothing to report
+            name = evt.Overflow.Alert.GetScenario()
+            self.overflowed[name] = self.overflowed.get(name, 0) + 1
+            out.append(wire.event_to_wire(evt))
+        return out
+
+    def tick(self, now: float) -> list:
+        return self._forward(self.store.tick(datetime.fromtimestamp(now, timezone.utc)))
+
+    def end_of_input(self) -> list:
+        return self._forward(self.store.end_of_input() or [])
+
+    def dump(self) -> bytes:
+        return self.store.dump()
+
+    def restore(self, blob: bytes) -> None:
+        self.store.restore(blob)
+
+
+class EngineOutputStage:
+    def __init__(self, run, items: InstalledItems):
+        self.postoverflows = items.postoverflows()
+        self.scenarios = [scenario.name for scenario in items.scenarios()]
+
+    def handle(self, item) -> list:
+        from crowdsec_mp.engine.alerts import runtime_alert_to_api
+
+        evt = wire.event_from_wire(item)
+        if evt.Overflow.Alert is None:
+            return []
+        if self.postoverflows is not None:
+            self.postoverflows.parse(evt)
+        if evt.Whitelisted or evt.Overflow.Whitelisted:
+            return []
+        return runtime_alert_to_api(evt.Overflow)
+
+
+def make_parser_stage(run):
+    return EngineParserStage(run, _installed(run))
+
+
+def make_bucket_stage(run, shard):
+    return EngineBucketStage(run, _installed(run))
+
+
+def make_output_stage(run):
+    return EngineOutputStage(run, _installed(run))
+
+
+def check_config(config) -> dict:
+    """Load every installed item once (`crowdsec-mp -t`); returns counts. Raises ConfigError."""
+    items = InstalledItems(config)
+    items.check()
+    items.parsers()
+    scenarios = items.scenarios()
+    items.postoverflows()
+    items.simulation()
+    return {"parsers": len(items.parser_files), "scenarios": len(scenarios),
+            "postoverflows": len(items.postoverflow_files)}

@@ -1,0 +1,202 @@
+"""Property tests of the bucket engine (hypothesis).
+
+Expected values come from independent reasoning on the spec (arithmetic on
+capacities, a reference model of blackholes), or from comparing two runs of
+the engine that must agree (permuted ties, dump/restore, pre-filter on/off).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from crowdsec_mp.engine.buckets import BucketStore, load_scenarios
+from crowdsec_mp.engine.buckets.timeutil import format_rfc3339_nano
+from crowdsec_mp.engine.context import EngineContext
+from crowdsec_mp.engine.event import TIMEMACHINE, Event, StrMap
+
+WALL = datetime(2031, 1, 1, tzinfo=timezone.utc)
+LOG_BASE_NS = 1_577_836_800 * 10**9  # 2020-01-01T00:00:00Z
+SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+SCENARIOS = """\
+type: leaky
+name: p/leaky
+description: d
+filter: "evt.Meta.log_type == 'a'"
+groupby: evt.Meta.source_ip
+capacity: 3
+leakspeed: 10s
+---
+type: leaky
+name: p/leaky-distinct
+description: d
+filter: "evt.Meta.service == 's' && evt.Meta.log_type in ['a', 'b']"
+groupby: evt.Meta.source_ip
+distinct: evt.Meta.k
+capacity: 2
+leakspeed: 5s
+blackhole: 30s
+---
+type: trigger
+name: p/trigger
+description: d
+filter: "evt.Meta.log_type == 'b' && evt.Meta.k == '1'"
+groupby: evt.Meta.source_ip
+blackhole: 20s
+---
+type: counter
+name: p/counter
+description: d
+filter: "evt.Meta.log_type in ['a', 'c'] or evt.Meta.k == '2'"
+capacity: -1
+duration: 1m
+---
+type: conditional
+name: p/conditional
+description: d
+filter: "evt.Meta.log_type == 'c'"
+groupby: evt.Meta.source_ip
+capacity: -1
+leakspeed: 20s
+condition: "len(queue.Queue) >= 3"
+---
+type: trigger
+name: p/text-test
+description: d
+filter: "Upper(evt.Meta.k) contains Upper('1') && evt.Meta.log_type == 'z'"
+groupby: evt.Meta.source_ip
+"""
+
+
+@pytest.fixture(scope="module")
+def scenario_set(tmp_path_factory):
+    directory = tmp_path_factory.mktemp("scenarios")
+    path = directory / "p.yaml"
+    path.write_text(SCENARIOS)
+    ctx = EngineContext(clock=lambda: WALL, data_dir=str(directory))
+    return ctx, load_scenarios([str(path)], ctx)
+
+
+def event(offset_ms: int, ip: str, log_type: str, k: str, service: str = "s") -> Event:
+    return Event(
+        ExpectMode=TIMEMACHINE,
+        MarshaledTime=format_rfc3339_nano(LOG_BASE_NS + offset_ms * 10**6),
+        Meta=StrMap({"source_ip": ip, "log_type": log_type, "k": k, "service": service}),
+    )
+
+
+event_specs = st.lists(
+    st.tuples(
+        st.integers(0, 120_000),                   # time offset, ms
+        st.sampled_from(["10.0.0.1", "10.0.0.2", "2001:db8::1"]),
+        st.sampled_from(["a", "b", "c", "z"]),
+        st.sampled_from(["0", "1", "2", ""]),
+        st.sampled_from(["s", "t"]),
+    ),
+    max_size=60,
+)
+
+
+def summary(outputs) -> list:
+    return [
+        (o.Overflow.Alert.Scenario, tuple(o.Overflow.GetSources()), o.Overflow.Alert.EventsCount,
+         o.Overflow.Alert.StartAt, o.Overflow.Alert.StopAt)
+        for o in outputs
+    ]
+
+
+def run(store, specs, wall_step=timedelta(milliseconds=1)):
+    outputs = []
+    now = WALL
+    for spec in specs:
+        outputs += store.process(event(*spec), now=now)
+        now += wall_step
+    return outputs
+
+
+@SETTINGS
+@given(specs=event_specs, data=st.data())
+def test_order_within_one_timestamp_does_not_matter(scenario_set, specs, data):
+    ctx, scenarios = scenario_set
+    ordered = sorted(specs, key=lambda s: s[0])
+    # Permute events that share a timestamp (a stable sort on time keeps the permutation).
+    shuffled = sorted(data.draw(st.permutations(ordered)), key=lambda s: s[0])
+    first = summary(run(BucketStore(scenarios, ctx), ordered))
+    second = summary(run(BucketStore(scenarios, ctx), shuffled))
+    assert sorted(first) == sorted(second)
+
+
+@SETTINGS
+@given(capacity=st.integers(1, 8), count=st.integers(0, 40))
+def test_instant_events_overflow_every_capacity_plus_one(scenario_set, capacity, count):
+    ctx, scenarios = scenario_set
+    leaky = scenarios[0]
+    leaky.capacity = capacity
+    leaky.finish()
+    try:
+        store = BucketStore([leaky], ctx)
+        outputs = run(store, [(0, "10.0.0.1", "a", "0", "s")] * count, wall_step=timedelta(0))
+    finally:
+        leaky.capacity = 3
+        leaky.finish()
+    assert len(outputs) == count // (capacity + 1)
+    assert all(o.Overflow.Alert.EventsCount == capacity + 1 for o in outputs)
+    assert all(len(o.Overflow.Alert.Events) == capacity + 1 for o in outputs)
+
+
+@SETTINGS
+@given(gaps=st.lists(st.integers(0, 40_000), max_size=30))
+def test_blackhole_reference_model(scenario_set, gaps):
+    ctx, scenarios = scenario_set
+    trigger = scenarios[2]  # blackhole 20 s
+    times, t = [], 0
+    for gap in gaps:
+        t += gap
+        times.append(t)
+    store = BucketStore([trigger], ctx)
+    outputs = run(store, [(ms, "10.0.0.1", "b", "1", "s") for ms in times])
+    emitted = [o.MarshaledTime for o in outputs]
+    expected, last = [], None
+    for ms in times:
+        if last is None or ms >= last + 20_000:
+            expected.append(format_rfc3339_nano(LOG_BASE_NS + ms * 10**6))
+            last = ms
+    assert emitted == expected
+
+
+@SETTINGS
+@given(specs=event_specs, cut=st.integers(0, 60), tick_after=st.booleans())
+def test_dump_restore_continue_is_seamless(scenario_set, specs, cut, tick_after):
+    ctx, scenarios = scenario_set
+    specs = sorted(specs, key=lambda s: s[0])
+    cut = min(cut, len(specs))
+    whole = BucketStore(scenarios, ctx)
+    expected = run(whole, specs)
+    first = BucketStore(scenarios, ctx)
+    got = run(first, specs[:cut])
+    resumed = BucketStore(scenarios, ctx)
+    resumed.restore(first.dump())
+    now = WALL + timedelta(milliseconds=cut)
+    for spec in specs[cut:]:
+        got += resumed.process(event(*spec), now=now)
+        now += timedelta(milliseconds=1)
+    assert summary(got) == summary(expected)
+    if tick_after:
+        later = WALL + timedelta(hours=1)
+        assert summary(resumed.tick(later)) == summary(whole.tick(later))
+    assert resumed.dump() == whole.dump()
+
+
+@SETTINGS
+@given(specs=event_specs)
+def test_prefilter_gives_identical_results(scenario_set, specs):
+    ctx, scenarios = scenario_set
+    specs = sorted(specs, key=lambda s: s[0])
+    with_index = BucketStore(scenarios, ctx)
+    without = BucketStore(scenarios, ctx, prefilter=False)
+    assert summary(run(with_index, specs)) == summary(run(without, specs))
+    assert with_index.dump() == without.dump()

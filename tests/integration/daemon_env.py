@@ -1,0 +1,58 @@
+"""Builds a throwaway daemon configuration with the project's own hub items installed."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+REPO = Path(__file__).resolve().parent.parent.parent
+
+
+def install_project_hub(conf: Path) -> None:
+    hub = REPO / "hub"
+    for stage_dir in sorted((hub / "parsers").iterdir()):
+        target = conf / "parsers" / stage_dir.name
+        target.mkdir(parents=True, exist_ok=True)
+        for item in sorted(stage_dir.glob("*/*.yaml")):
+            shutil.copy(item, target / item.name)
+    (conf / "scenarios").mkdir(parents=True, exist_ok=True)
+    for item in sorted((hub / "scenarios").glob("*/*.yaml")):
+        shutil.copy(item, conf / "scenarios" / item.name)
+
+
+def make_config(tmp: Path, *, workers=2, shards=2, api=False, extra=None) -> Path:
+    conf = tmp / "conf"
+    conf.mkdir(parents=True, exist_ok=True)
+    install_project_hub(conf)
+    config = {
+        "config_paths": {"config_dir": "./", "data_dir": str(REPO / "hub" / "data"),
+                         "pattern_dir": str(REPO / "conf.d" / "patterns"),
+                         "simulation_path": "./simulation.yaml"},
+        "crowdsec_service": {"state_dir": str(tmp / "state"), "parser_workers": workers,
+                             "bucket_shards": shards, "acquisition_path": "./acquis.yaml",
+                             "acquisition_dir": "./acquis.d"},
+        "api": {"client": {"credentials_path": "./local_api_credentials.yaml"},
+                "server": {"enable": api}},
+        "prometheus": {"enabled": False},
+    }
+    for key, value in (extra or {}).items():
+        config.setdefault(key, {}).update(value)
+    path = conf / "config.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def daemon_env() -> dict:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")])
+    return env
+
+
+def run_daemon(args, timeout=120):
+    return subprocess.run([sys.executable, "-m", "crowdsec_mp.daemon", *args], capture_output=True, text=True,
+                          env=daemon_env(), timeout=timeout)
