@@ -132,6 +132,8 @@ class DaemonPlan:
                 raise ConfigError("no datasource configured (acquis.yaml / acquis.d are empty or missing)",
                                   file=self.settings.acquisition_path, field="source")
             report.append(f"datasources: {len(self.specs)}")
+            if self.replay:
+                self._check_dsn_files()
             counts = check_config(self.config)
             report.append("engine: {parsers} parser files, {scenarios} scenarios, "
                           "{postoverflows} postoverflow files".format(**counts))
@@ -149,6 +151,14 @@ class DaemonPlan:
             api = ApiSettings.from_config(self.config)
             report.append(f"local API: {api.listen_uri}")
         return report
+
+
+    def _check_dsn_files(self) -> None:
+        import glob
+
+        for spec in self.specs:
+            if spec.source == "file" and not any(glob.glob(p) for p in spec.options["patterns"]):
+                raise ConfigError(f"no file matches {', '.join(spec.options['patterns'])}", field="-dsn")
 
 
 def positions_path(plan) -> str:

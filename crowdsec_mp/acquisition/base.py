@@ -37,6 +37,9 @@ class Source:
         self.labels = dict(labels)
         self.mode = mode
         self.done = False
+        #: Events from this source are TIMEMACHINE (log time drives the buckets):
+        #: cat mode or `use_time_machine: true` (spec/cli.md §4).
+        self.time_machine = mode == "cat"
         self.counters = {"lines_read": 0, "lines_truncated": 0, "errors": 0}
         self.last_error = ""
 

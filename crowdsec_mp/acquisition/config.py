@@ -280,6 +280,12 @@ def _dsn_params(dsn, query, allowed) -> dict:
 # -- spec -> running datasource ------------------------------------------------
 def build_source(spec: SourceSpec, positions: dict | None = None, **overrides) -> Source:
     """Instantiate the datasource for a validated spec. `overrides` are for tests/tuning."""
+    source = _build_source(spec, positions, **overrides)
+    source.time_machine = spec.mode == "cat" or spec.use_time_machine
+    return source
+
+
+def _build_source(spec: SourceSpec, positions: dict | None = None, **overrides) -> Source:
     if spec.source == "file":
         from crowdsec_mp.acquisition.file import FileSource
 

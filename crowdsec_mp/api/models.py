@@ -132,9 +132,11 @@ class Decision(BaseModel):
     updated_at = BigIntegerField()
     until = BigIntegerField(index=True)
     scenario = TextField(default="")
-    type = CharField(max_length=255)
-    scope = CharField(max_length=255)
-    value = CharField(max_length=255, index=True)
+    # type/scope stay short so that the (value, type, scope, until) index
+    # fits MySQL's 3072-byte key limit in utf8mb4.
+    type = CharField(max_length=128)
+    scope = CharField(max_length=128)
+    value = CharField(max_length=255)
     origin = CharField(max_length=255)
     simulated = BooleanField(default=False)
     ip_size = IntegerField(default=0)
@@ -149,6 +151,8 @@ class Decision(BaseModel):
         indexes = (
             (("ip_size", "start_hi", "start_lo"), False),
             (("is_range", "ip_size", "start_hi", "start_lo"), False),
+            # Stream dedup: longest `until` per (value, type, scope), read in index order.
+            (("value", "type", "scope", "until"), False),
         )
 
 

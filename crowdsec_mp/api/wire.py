@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import uuid as uuid_module
+from json.encoder import encode_basestring_ascii
 
 from crowdsec_mp.api.durations import format_duration, parse_duration
 from crowdsec_mp.api.errors import APIError
@@ -281,6 +282,40 @@ def bouncer_decision(row: tuple, now: int, *, with_uuid: bool) -> dict:
 
 def bouncer_decisions(rows, now: int, *, with_uuid: bool) -> list[dict]:
     return [bouncer_decision(row, now, with_uuid=with_uuid) for row in rows]
+
+
+def bouncer_decisions_json(rows, now: int, *, with_uuid: bool) -> str:
+    """JSON array text of bouncer_decisions(rows, ...), built directly.
+
+    The stream snapshot can hold 100k decisions; writing each object from
+    a template (with the C string escaper, and memoised encodings of the
+    few distinct origins/types/scopes/scenarios/durations) is several times
+    faster than building dicts for json.dumps. Same output as json.dumps
+    with separators (",", ":").
+    """
+    escape = encode_basestring_ascii
+    encoded: dict = {}
+    durations: dict = {}
+
+    def shared(text):
+        value = encoded.get(text)
+        if value is None:
+            value = encoded[text] = escape(text)
+        return value
+
+    parts = []
+    append = parts.append
+    for decision_id, origin, dtype, scope, value, until, scenario, uuid in rows:
+        seconds = int(round((until - now) / US))
+        duration = durations.get(seconds)
+        if duration is None:
+            duration = durations[seconds] = format_duration(seconds)
+        tail = f',"uuid":{escape(uuid)}}}' if with_uuid and uuid else "}"
+        append(
+            f'{{"id":{decision_id},"origin":{shared(origin)},"type":{shared(dtype)},"scope":{shared(scope)},'
+            f'"value":{escape(value)},"duration":"{duration}","scenario":{shared(scenario)}{tail}'
+        )
+    return "[" + ",".join(parts) + "]"
 
 
 def render_alert(row: dict, now: int) -> dict:

@@ -17,6 +17,10 @@ from crowdsec_mp.errors import CrowdsecMPError
 
 # Order = order in `--help`.
 COMMAND_MODULES = [
+    "crowdsec_mp.cli.items",
+    "crowdsec_mp.cli.hub",
+    "crowdsec_mp.cli.simulation",
+    "crowdsec_mp.cli.config_cmd",
     "crowdsec_mp.cli.hubtest",
     "crowdsec_mp.cli.explain",
 ]

@@ -89,50 +89,74 @@ class _Expansion:
 
 
 class GrokPattern:
-    """A compiled grok expression. `match(text)` is on the hot path: keep it lean."""
+    """A compiled grok expression.
 
-    __slots__ = ("source", "regex", "semantics", "required", "_search", "_names", "_indices", "_always_empty")
+    `match(text)` returns `{semantic: text}` of the first match (search, not
+    anchored), with "" for groups that did not participate, or None when the
+    regex does not match or the pattern has no semantic at all (spec §3.2).
+    It is on the hot path (several groks per line, most of them failing), so
+    it is a closure specialised at compile time rather than a generic method.
+    """
+
+    __slots__ = ("source", "regex", "semantics", "required", "match")
 
     def __init__(self, source: str, regex: str, compiled, semantics: dict, required: str = ""):
         self.source = source
-        #: A substring every matching text contains ("" = none known); checked
-        #: before the regex search. It never changes a result, it only skips
-        #: searches that cannot succeed (most groks of a parser fail on a line).
-        self.required = required
         #: The expanded RE2 text (before the Python translation).
         self.regex = regex
         #: semantic name -> capture group number (0 = the whole match).
         self.semantics = dict(semantics)
-        self._search = compiled.search
-        # The capcount heuristic can point outside the regex's groups (e.g. a
-        # negative count); such semantics are kept with an empty value.
-        valid = {name: index for name, index in semantics.items() if 0 <= index <= compiled.groups}
-        self._always_empty = {name: "" for name in semantics if name not in valid}
-        self._names = tuple(valid)
-        self._indices = tuple(valid.values())
+        #: A substring every matching text contains ("" = none known); checked
+        #: before the regex search. It never changes a result, it only skips
+        #: searches that cannot succeed.
+        self.required = required
+        self.match = _matcher(compiled, self.semantics, required)
 
-    def match(self, text: str) -> dict | None:
-        """`{semantic: text}` of the first match, or None (no match / no semantic)."""
-        if not self.semantics:
-            return None  # an empty result map means failure (spec §3.2)
-        if self.required and self.required not in text:
-            return None
-        found = self._search(text)
-        if found is None:
-            return None
-        if self._always_empty:
-            result = dict(self._always_empty)
-            if self._names:
-                values = found.group(*self._indices) if len(self._indices) > 1 else (found.group(self._indices[0]),)
-                result.update((name, value or "") for name, value in zip(self._names, values))
-            return result
-        if len(self._indices) == 1:
-            return {self._names[0]: found.group(self._indices[0]) or ""}
-        values = found.group(*self._indices)
-        return {name: value or "" for name, value in zip(self._names, values)}
+    def __reduce__(self):
+        # `match` is a closure: pickle/deepcopy rebuild it from the regex text.
+        return (_rebuild_grok, (self.source, self.regex, self.semantics, self.required))
 
     def __repr__(self):
         return f"GrokPattern({self.source!r})"
+
+
+def _rebuild_grok(source, regex, semantics, required):
+    return GrokPattern(source, regex, compile_re2(regex), semantics, required)
+
+
+def _matcher(compiled, semantics: dict, required: str):
+    """Build the `match(text)` function of one GrokPattern."""
+    if not semantics:
+        return lambda text: None  # an empty result map means failure
+
+    search = compiled.search
+    # The capcount heuristic can point outside the regex's groups (e.g. a
+    # negative count): such semantics always read "".
+    valid = {name: index for name, index in semantics.items() if 0 <= index <= compiled.groups}
+    always_empty = {name: "" for name in semantics if name not in valid}
+    names = tuple(valid)
+    indices = tuple(valid.values())
+
+    if always_empty or len(indices) < 2:
+        def match(text):
+            if required and required not in text:
+                return None
+            found = search(text)
+            if found is None:
+                return None
+            result = dict(always_empty)
+            for name, index in zip(names, indices):
+                result[name] = found.group(index) or ""
+            return result
+    else:
+        def match(text):
+            if required and required not in text:
+                return None
+            found = search(text)
+            if found is None:
+                return None
+            return {name: value or "" for name, value in zip(names, found.group(*indices))}
+    return match
 
 
 class PatternLibrary:

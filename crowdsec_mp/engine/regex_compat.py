@@ -9,6 +9,8 @@ equivalent Python pattern and `compile_re2` compiles (and caches) it.
 What the translation does, and why:
 
 * `re.ASCII` is always on: RE2's `\\w \\d \\b` are ASCII-only.
+* `$` outside multi-line mode becomes `\\Z`: RE2's `$` is the end of the text,
+  Python's also matches before a final newline.
 * `\\s` / `\\S` become explicit classes: RE2's `\\s` is `[\\t\\n\\f\\r ]` (no `\\v`).
   Inside a bracket class `\\s` expands to the same characters; `\\S` inside a
   bracket class is kept as Python's (differs only on `\\v`).
@@ -97,7 +99,7 @@ def _char_escape(codepoint: int) -> str:
 class _Translator:
     """One left-to-right pass over an RE2 pattern, emitting Python syntax."""
 
-    def __init__(self, pattern: str, explicit_ascii: bool = False):
+    def __init__(self, pattern: str, explicit_ascii: bool = False, multiline: bool = False):
         self.src = pattern
         # True when compiling with the `regex` module, which has no ASCII mode
         # that keeps \\p{..} Unicode: \\d \\w \\b are then written out in ASCII.
@@ -108,6 +110,10 @@ class _Translator:
         # mid-group `(?flags)` seen so far in that group, as (on, off) strings,
         # each currently emitted as an open `(?flags:` scope.
         self.scopes: list[list[tuple[str, str]]] = [[]]
+        # Whether (?m) is in effect, per open group: RE2's `$` is the end of
+        # the text unless multi-line (Python's `$` also matches before a final
+        # newline), so `$` becomes `\Z` outside multi-line mode.
+        self.multiline: list[bool] = [multiline]
         self.uses_unicode_properties = False
         #: Capturing groups seen (plain and named), in RE2 numbering order.
         self.group_count = 0
@@ -129,6 +135,7 @@ class _Translator:
                 if len(self.scopes) == 1:
                     self.fail("unbalanced ')'")
                 self.close_scopes(self.scopes.pop())
+                self.multiline.pop()
                 self.out.append(")")
                 self.pos += 1
             elif char == "|":
@@ -139,6 +146,9 @@ class _Translator:
                 self.pos += 1
             elif char == "{":
                 self.brace()
+            elif char == "$":
+                self.out.append("$" if self.multiline[-1] else "\\Z")
+                self.pos += 1
             else:
                 self.out.append(char)
                 self.pos += 1
@@ -157,8 +167,10 @@ class _Translator:
 
     def open_group(self):
         src, pos = self.src, self.pos
+        inherited = self.multiline[-1]
         if not src.startswith("(?", pos):
             self.group_count += 1
+            self.multiline.append(inherited)
             self.scopes.append([])
             self.out.append("(")
             self.pos += 1
@@ -166,6 +178,7 @@ class _Translator:
         named = _NAMED_GROUP.match(src, pos)
         if named:
             self.group_count += 1
+            self.multiline.append(inherited)
             self.scopes.append([])
             self.out.append("(")
             self.pos = named.end()
@@ -175,6 +188,7 @@ class _Translator:
             # Lookarounds / atomic groups: RE2 rejects them, Python runs them. Kept
             # so that Oniguruma-style pattern sets (pygrok's) work; hub patterns
             # never contain them.
+            self.multiline.append(inherited)
             self.scopes.append([])
             self.out.append(python_only.group(0))
             self.pos = python_only.end()
@@ -193,10 +207,13 @@ class _Translator:
         if end == ")" and not on and not off:
             self.fail("empty flag group '(?)'")
         self.pos = flags.end()
+        multiline = False if "m" in off else (True if "m" in on else inherited)
         if end == ":":
+            self.multiline.append(multiline)
             self.scopes.append([])
             self.out.append(src[pos:self.pos])
             return
+        self.multiline[-1] = multiline
         if pos == 0:
             # Leading global flags are valid Python as they are.
             self.out.append(src[pos:self.pos])
@@ -347,7 +364,7 @@ class _Translator:
 
 def translate_re2(pattern: str) -> str:
     """The Python `re` spelling of an RE2 pattern (raises `re.error` when invalid RE2)."""
-    return _translate(pattern)[0]
+    return _translate(pattern, False)[0]
 
 
 def re2_group_count(pattern: str) -> int:
@@ -357,18 +374,19 @@ def re2_group_count(pattern: str) -> int:
     escapes, flags) and raises `re.error` like `compile_re2`; errors only the
     regex compiler finds (e.g. `a**`) are left to `compile_re2`.
     """
-    return _translate(pattern)[2]
+    return _translate(pattern, False)[2]
 
 
 @lru_cache(maxsize=8192)
-def _translate(pattern: str) -> tuple[str, bool, int]:
+def _translate(pattern: str, multiline: bool) -> tuple[str, bool, int]:
     if not isinstance(pattern, str):
         raise TypeError(f"regular expression must be a string, not {type(pattern).__name__}")
-    translator = _Translator(pattern)
+    translator = _Translator(pattern, multiline=multiline)
     text = translator.run()
     if translator.uses_unicode_properties:
         # Second pass for the `regex` module (compiled without its ASCII flag).
-        return _Translator(pattern, explicit_ascii=True).run(), True, translator.group_count
+        second_pass = _Translator(pattern, explicit_ascii=True, multiline=multiline)
+        return second_pass.run(), True, translator.group_count
     return text, False, translator.group_count
 
 
@@ -380,7 +398,7 @@ def compile_re2(pattern: str, flags: int = 0):
     Unicode property classes). Invalid patterns raise `re.error` whose message
     names the pattern and the problem.
     """
-    text, unicode_properties, _ = _translate(pattern)
+    text, unicode_properties, _ = _translate(pattern, bool(flags & re.MULTILINE))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)
         try:

@@ -87,7 +87,7 @@ class Report:
 
     @property
     def changed(self) -> bool:
-        return any(verb in ("installed", "upgraded", "removed", "downloaded") for verb, *_ in self.actions)
+        return any(verb in ("installed", "upgraded", "removed", "downloaded", "updated") for verb, *_ in self.actions)
 
     def messages(self) -> list[str]:
         lines = []
@@ -252,6 +252,21 @@ class HubInstaller:
             return None
         return self._file_state(kind, path, [name], self.source.index()[kind])
 
+    def _owner_of(self, kind, target) -> str | None:
+        """Which hub item an existing file is a copy of (any version), if any."""
+        if not target.is_file():
+            return None
+        digest = sha256_hex(target.read_bytes())
+        for other, entry in self.source.index().get(kind, {}).items():
+            try:
+                if self.target_path(kind, entry) != target:
+                    continue
+            except HubError:
+                continue
+            if any(isinstance(v, dict) and v.get("digest") == digest for v in (entry.get("versions") or {}).values()):
+                return other
+        return None
+
     def _collection_damaged(self, name, seen) -> bool:
         """True if a member of collection `name` is missing or tainted (recursively)."""
         if name in seen:
@@ -286,6 +301,11 @@ class HubInstaller:
         current = self._member_state(kind, name)
         if target.exists() and current is None:
             raise HubError(f"{kind} {name}: {target} exists and is not a copy of a hub item; remove it first")
+        owner = self._owner_of(kind, target)
+        if owner not in (None, name):
+            raise HubError(
+                f"{kind} {name}: {target} already holds {owner} (same file name); remove {owner} first"
+            )
         if current is not None and current.tainted and not force:
             report.warnings.append(f"{kind} {name} is tainted (modified locally), not overwritten; use --force")
         elif current is not None and not current.outdated and not current.tainted and not force:
@@ -294,7 +314,7 @@ class HubInstaller:
             content = self.source.item_bytes(name, entry)
             verb = "upgraded" if current is not None else "installed"
             if not dry_run:
-                self._place_data_files(name, content, report, force=force)
+                self._place_data_files(name, content, report)
                 write_atomic(target, content)
             report.add(verb, kind, name, f"{entry.get('version')} -> {target}")
         if kind == "collections":
@@ -305,23 +325,26 @@ class HubInstaller:
                     report.warnings.append(f"{name}: skipped {key} {member} (not supported by this engine)")
         return report
 
-    def _place_data_files(self, name, content, report, force=False):
+    def _place_data_files(self, name, content, report):
         for data in data_entries(content, name):
             dest = Path(str(data["dest_file"]))
             if dest.is_absolute() or ".." in dest.parts:
                 raise HubError(f"{name}: data dest_file {data['dest_file']!r} must stay inside the data directory")
             target = self.data_dir / dest
-            if target.exists() and not force:
-                continue
             try:
                 blob = self.source.data_bytes(str(dest), data.get("source_url"))
             except HubError as exc:
+                if target.is_file():
+                    continue  # keep the copy we already have
                 # Offline hubs often lack big optional data (GeoIP databases): the
                 # item still installs; the engine logs the missing file at load.
                 report.warnings.append(f"{name}: data file {dest} not installed: {exc}")
                 continue
+            if target.is_file() and target.read_bytes() == blob:
+                continue
+            verb = "updated" if target.exists() else "downloaded"
             write_atomic(target, blob)
-            report.add("downloaded", "data", str(dest), str(target))
+            report.add(verb, "data", str(dest), str(target))
 
     def upgrade(self, kind, name, *, force=False, dry_run=False, report=None) -> Report:
         """Bring one installed hub item to the index's version (tainted: only with force)."""
@@ -336,7 +359,7 @@ class HubInstaller:
         elif state.outdated or (state.tainted and force):
             content = self.source.item_bytes(name, entry)
             if not dry_run:
-                self._place_data_files(name, content, report, force=force)
+                self._place_data_files(name, content, report)
                 write_atomic(self.target_path(kind, entry), content)
             report.add("upgraded", kind, name, f"{state.local_version} -> {entry.get('version')}")
         else:

@@ -27,10 +27,9 @@ def main(runtime) -> int:
 
     def beat():
         # Heartbeats use their own zmq socket: sockets are not thread-safe.
-        import zmq
+        import os
 
         from crowdsec_mp.pipeline import sockets, wire
-        import os
 
         sock = sockets.push(runtime.ctx, runtime.run_dir.control(), hwm=100)
         while True:

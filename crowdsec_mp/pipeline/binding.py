@@ -39,7 +39,8 @@ class ParseResult:
 
 
 class ParserStage(Protocol):
-    def process(self, raw: str, src: str, labels: dict, module: str) -> ParseResult: ...
+    def process(self, raw: str, src: str, labels: dict, module: str, time_machine: bool) -> ParseResult:
+        """Parse one line; `time_machine`: the source wants TIMEMACHINE events (replay, cat mode)."""
 
 
 class BucketStage(Protocol):

@@ -31,6 +31,8 @@ from crowdsec_mp.pipeline import wire
 from crowdsec_mp.pipeline.binding import ParseResult
 
 YAML_SUFFIXES = (".yaml", ".yml")
+#: Seconds between garbage collections of leaked buckets in live mode.
+GC_INTERVAL = 60.0
 
 shard_for = routing.shard_for
 
@@ -122,8 +124,9 @@ class EngineParserStage:
     def metrics(self) -> dict:
         return {"poured": dict(self.poured)}
 
-    def process(self, raw, src, labels, module) -> ParseResult:
-        evt = new_log_event(raw, src=src, labels=labels, module=module, expect_mode=self.expect_mode,
+    def process(self, raw, src, labels, module, time_machine=False) -> ParseResult:
+        expect_mode = TIMEMACHINE if time_machine else self.expect_mode
+        evt = new_log_event(raw, src=src, labels=labels, module=module, expect_mode=expect_mode,
                             acquired_at=self.ctx.now())
         self.tree.parse(evt)
         if not evt.Process:
@@ -151,9 +154,10 @@ class EngineBucketStage:
 
         self.store = BucketStore(items.scenarios(), items.ctx, items.simulation())
         self.overflowed: dict[str, int] = {}
+        self._next_gc = 0.0
 
     def metrics(self) -> dict:
-        return {"overflowed": dict(self.overflowed)}
+        return {"overflowed": dict(self.overflowed), "buckets": len(self.store)}
 
     def apply(self, item) -> list:
         evt = wire.event_from_wire(item["evt"])
@@ -172,7 +176,14 @@ class EngineBucketStage:
         return out
 
     def tick(self, now: float) -> list:
-        return self._forward(self.store.tick(datetime.fromtimestamp(now, timezone.utc)))
+        """Live mode: fire due timers; every GC_INTERVAL also drop fully leaked buckets
+        (they would otherwise accumulate for every source ever seen)."""
+        at = datetime.fromtimestamp(now, timezone.utc)
+        overflows = self._forward(self.store.tick(at))
+        if now >= self._next_gc:
+            self._next_gc = now + GC_INTERVAL
+            self.store.collect_garbage(at)
+        return overflows
 
     def end_of_input(self) -> list:
         return self._forward(self.store.end_of_input() or [])

@@ -35,13 +35,13 @@ class BatchParser:
         self.shards = shards
         self.stats = {"lines": 0, "parsed": 0, "unparsed": 0, "stage_errors": 0, "routed": 0}
 
-    def parse_batch(self, lines) -> tuple[list[list], int, int]:
+    def parse_batch(self, lines, time_machine: bool = False) -> tuple[list[list], int, int]:
         """lines -> (per-shard [[seq, item], ...], parsed count, unparsed count)."""
         per_shard: list[list] = [[] for _ in range(self.shards)]
         parsed = unparsed = 0
         for seq, (raw, src, labels, module) in enumerate(lines):
             try:
-                result = self.stage.process(raw, src, labels, module)
+                result = self.stage.process(raw, src, labels, module, time_machine)
             except Exception as exc:  # an engine bug on one line must not stop the worker
                 self.stats["stage_errors"] += 1
                 log.debug("line %d raised %r; counted as unparsed", seq, exc)
@@ -103,7 +103,7 @@ def handle_batch(runtime, batch_parser: BatchParser, shard_out, payload) -> None
         runtime.frames.last_error = str(exc)
         lines = []
     started = time.monotonic()
-    per_shard, parsed, unparsed = batch_parser.parse_batch(lines)
+    per_shard, parsed, unparsed = batch_parser.parse_batch(lines, bool(payload.get("time_machine")))
     for shard, events in enumerate(per_shard):
         runtime.send_data(shard_out[shard], wire.encode("events", {"batch": batch_id, "events": events}))
     runtime.send_control("ack", {

@@ -378,13 +378,13 @@ class Supervisor:
         return True
 
     def _next_lines(self):
-        """Lines from the next source that has some (round robin): (source name, lines)."""
+        """Lines from the next source that has some (round robin): (source, lines)."""
         for _ in range(len(self.sources)):
             source = self.sources[self._source_cursor % len(self.sources)]
             self._source_cursor += 1
             lines = source.poll(self.batch_lines)
             if lines:
-                return source.name, lines
+                return source, lines
         return None, []
 
     def dispatch(self) -> bool:
@@ -408,12 +408,16 @@ class Supervisor:
             worker = self._free_worker()
             if worker is None:
                 break
-            name, lines = self._next_lines()
+            source, lines = self._next_lines()
             if not lines:
                 break
+            name = source.name
             batch_id = self.next_batch
             self.next_batch += 1
-            frame = wire.encode("lines", {"batch": batch_id, "source": name, "lines": [list(l) for l in lines]})
+            frame = wire.encode("lines", {
+                "batch": batch_id, "source": name, "lines": [list(line) for line in lines],
+                "time_machine": bool(getattr(source, "time_machine", False)),
+            })
             batch = Batch(batch_id, frame, name, len(lines))
             self.batches[batch_id] = batch
             self.metrics["lines_read"][name] = self.metrics["lines_read"].get(name, 0) + len(lines)

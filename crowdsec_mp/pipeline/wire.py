@@ -11,7 +11,7 @@ Message kinds and payloads (all plain msgpack types):
 
 | kind | direction | payload |
 |---|---|---|
-| `lines` | supervisor -> parser | `{"batch": int, "lines": [[raw, src, labels, module], ...]}` (line seq = index) |
+| `lines` | supervisor -> parser | `{"batch": int, "source": str, "time_machine": bool, "lines": [[raw, src, labels, module], ...]}` (line seq = index) |
 | `events` | parser -> shard | `{"batch": int, "events": [[seq, item], ...]}` one per shard per batch, maybe empty |
 | `eof` | supervisor -> shard | `{"batch": int}`: no batch >= this id will come (replay end) |
 | `overflows` | shard -> output | `{"shard": int, "items": [item, ...]}` |

@@ -364,3 +364,8 @@ def test_geoip_helpers_with_the_test_databases(shared_hub):
         assert run("IPToCountry('10.0.0.1')", ctx) == ""
     finally:
         databases.close()
+
+
+def test_match_question_mark_is_one_byte():
+    assert run("Match('caf??', 'café')") is True   # é is two bytes
+    assert run("Match('caf?', 'café')") is False

@@ -295,3 +295,54 @@ def test_long_line_and_invalid_utf8_do_not_crash(lib):
     text = b"abc \xff\xfe 12".decode("utf-8", errors="surrogateescape")
     assert lib.compile("%{INT:n}").match(text) == {"n": "12"}
     assert grok.match(text) is None
+
+
+# -- required-literal prefilter ------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "expr, expected",
+    [
+        ("^Invalid user %{WORD:u} from %{INT:ip}", "Invalid user "),
+        ("abc?d", "ab"),  # "c" is optional
+        ("ab*cd", "cd"),
+        ("ab{0,2}cd", "cd"),
+        ("x+yz", "yz"),
+        ("\\[%{WORD:w}\\] foo\\.bar", "] foo.bar"),
+        ("a|bcd", ""),  # top-level alternation
+        ("(?i)abcdef", ""),  # case-insensitive
+        ("[abc]def", "def"),
+        ("[]x]yz", "yz"),
+        ("\\d+ hello", " hello"),
+        ("x(?:yyyy)zz", "zz"),  # group content is not top level
+        ("%{INT:n:int}", "INT:n:int"),  # literal text in RE2
+        ("x{,3}yy", ",3"),  # literal "{,3}" in RE2
+        ("\\Qa.b\\E", ""),
+    ],
+)
+def test_required_literal(expr, expected):
+    from crowdsec_mp.engine.grok import required_literal
+
+    assert required_literal(expr, expr) == expected
+
+
+def test_required_literal_ignores_case_insensitive_library_patterns(lib):
+    lib.add("CI", "(?i)hello")
+    assert lib.compile("%{CI:v} world").required == ""
+    assert lib.compile("%{INT:v} world").required == " world"
+
+
+def test_prefilter_gives_the_same_results(lib):
+    grok = lib.compile("^%{WORD:w} says %{INT:n}$")
+    assert grok.required == " says "
+    assert grok.match("bob says 12") == {"w": "bob", "n": "12"}
+    assert grok.match("bob said 12") is None
+
+
+def test_grok_pattern_survives_pickle_and_deepcopy(lib):
+    import copy
+    import pickle
+
+    grok = lib.compile("^%{OPT} end$")
+    for clone in (pickle.loads(pickle.dumps(grok)), copy.deepcopy(grok)):
+        assert clone.semantics == grok.semantics and clone.required == grok.required
+        assert clone.match("1-2 end") == {"a": "1", "b": "2"}
+        assert clone.match("1 end") == {"a": "1", "b": ""}

@@ -113,7 +113,9 @@ def test_required_literal_prefilter_never_changes_a_result(shared_hub, hub_patte
     syslog = library.compile("^%{SYSLOGLINE}")
     texts = set()
     for log in sorted((shared_hub / "tests").glob("*/*.log")):
-        for line in log.read_text(encoding="utf-8", errors="replace").splitlines()[:5]:
+        for line in log.read_text(encoding="utf-8", errors="replace").splitlines()[:3]:
+            if len(line) > 200:
+                continue  # keeps the test fast: Python backtracks where RE2 would not
             texts.add(line)
             parsed = syslog.match(line)
             if parsed:
@@ -129,4 +131,4 @@ def test_required_literal_prefilter_never_changes_a_result(shared_hub, hub_patte
                 found = search(text)
                 assert found is None, (grok.source, text)
                 checked += 1
-    assert checked > 5000
+    assert checked > 20000

@@ -188,3 +188,13 @@ def test_non_string_pattern():
 def test_compiled_patterns_are_cached():
     assert compile_re2(r"cache-me\d+") is compile_re2(r"cache-me\d+")
     assert compile_re2(r"cache-me\d+", re.I) is not compile_re2(r"cache-me\d+")
+
+
+def test_dollar_is_end_of_text_unless_multiline():
+    assert compile_re2(r"a$").search("a\n") is None  # Python's `$` alone would match here
+    assert compile_re2(r"a$").search("a") is not None
+    assert compile_re2(r"(?m)a$").search("a\nb") is not None
+    assert compile_re2(r"x(?m)a$|b$").search("b\nc") is not None  # flag persists past `|`
+    assert compile_re2(r"(?m:a$)|b$").search("b\nc") is None  # ...but not past its group
+    assert compile_re2(r"a$", re.MULTILINE).search("a\nb") is not None
+    assert full(r"[$]", "$")

@@ -400,3 +400,34 @@ def test_directory_hub_downloads_missing_data_file_from_source_url(small_hub, di
         server.server_close()
     assert report.warnings == []
     assert (dirs[1] / "test_users.txt").read_text() == "from the web\n"
+
+
+def test_upgrade_refreshes_changed_data_files(small_hub, dirs):
+    installer = installer_for(small_hub.root, dirs)
+    installer.install("scenarios", "test/ssh-bf")
+    (small_hub.root / "data" / "test_users.txt").write_text("root\nadmin\noracle\n")
+    small_hub.write("scenarios/test/ssh-bf.yaml", scenario_bf_text(small_hub).replace("capacity: 3", "capacity: 5"))
+    small_hub.index()
+    report = installer_for(small_hub.root, dirs).upgrade("scenarios", "test/ssh-bf")
+    assert ("updated", "data", "test_users.txt") in [a[:3] for a in report.actions]
+    assert (dirs[1] / "test_users.txt").read_text() == "root\nadmin\noracle\n"
+
+
+def test_unavailable_data_file_keeps_the_existing_copy(small_hub, dirs):
+    installer = installer_for(small_hub.root, dirs, allow_network=False)
+    installer.install("scenarios", "test/ssh-bf")
+    (small_hub.root / "data" / "test_users.txt").unlink()
+    report = installer.install("scenarios", "test/ssh-bf", force=True)
+    assert report.warnings == []
+    assert (dirs[1] / "test_users.txt").read_text() == "root\nadmin\n"
+
+
+def test_two_items_with_the_same_file_name_do_not_overwrite_each_other(small_hub, dirs):
+    small_hub.write("parsers/s01-parse/other/ssh-parse.yaml",
+                    "name: other/ssh-parse\ndescription: x\nfilter: 'true'\nstatics:\n  - meta: a\n    value: b\n")
+    small_hub.index()
+    installer = installer_for(small_hub.root, dirs)
+    installer.install("parsers", "test/ssh-parse")
+    with pytest.raises(HubError, match="already holds test/ssh-parse"):
+        installer.install("parsers", "other/ssh-parse")
+    assert status_of(installer, "parsers", "test/ssh-parse") == "enabled"

@@ -91,6 +91,11 @@ def test_config_test_refuses_empty_acquisition(tmp_path, capsys):
 def test_dsn_replay_needs_no_acquis_and_bad_dsn_is_refused(tmp_path, capsys):
     config = make_config(tmp_path)
     write_credentials(config)
-    assert main(["-c", str(config), "-t", "-dsn", "file:///var/log/x.log", "-type", "syslog", "-no-api"]) == 0
+    log = tmp_path / "x.log"
+    log.write_text("line\n")
+    assert main(["-c", str(config), "-t", "-dsn", f"file://{log}", "-type", "syslog", "-no-api"]) == 0
+    assert main(["-c", str(config), "-t", "-dsn", f"file://{tmp_path}/nope*.log", "-type", "syslog",
+                 "-no-api"]) == 1
+    assert "no file matches" in capsys.readouterr().err
     assert main(["-c", str(config), "-t", "-dsn", "s3://bucket/x", "-type", "syslog", "-no-api"]) == 1
     assert "unsupported DSN scheme" in capsys.readouterr().err

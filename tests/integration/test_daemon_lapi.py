@@ -84,6 +84,19 @@ def test_alerts_survive_lapi_outage_and_reach_the_lapi(tmp_path):
             time.sleep(0.5)
         assert decisions, "no decision reached the LAPI"
         assert {d["value"] for d in decisions} == {"45.13.7.9"}
+        # 3. Live detection: lines appended to the tailed file become a ban too.
+        attack_log(tmp_path / "more.log", ip="91.200.12.4")
+        with open(tmp_path / "live.log", "a") as handle:
+            handle.write((tmp_path / "more.log").read_text())
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            answer = requests.get(f"http://127.0.0.1:{port}/v1/decisions",
+                                  headers={"X-Api-Key": bouncer_key}, timeout=2)
+            if "91.200.12.4" in {d["value"] for d in answer.json() or []}:
+                break
+            time.sleep(0.5)
+        else:
+            raise AssertionError("live lines did not produce a decision")
         deadline = time.monotonic() + 20
         while os.listdir(queue) and time.monotonic() < deadline:
             time.sleep(0.2)

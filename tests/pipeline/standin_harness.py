@@ -9,6 +9,8 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
+import pytest
+
 HERE = Path(__file__).resolve().parent
 SUPPORT = HERE / "support"
 REPO = HERE.parent.parent
@@ -96,3 +98,18 @@ def write_log(path: Path, count: int, seed: int = 1, ips: int = 20, garbage_ever
     return lines
 
 
+@pytest.fixture
+def standin(tmp_path):
+    """make(**spec) -> StandinRun; every run still alive at the end is killed."""
+    runs = []
+
+    def make(**spec):
+        run = StandinRun(tmp_path, **spec)
+        runs.append(run)
+        return run
+
+    yield make
+    for run in runs:
+        if run.process and run.process.poll() is None:
+            run.process.kill()
+            run.process.wait()

@@ -35,6 +35,8 @@ labels: {type: syslog}
     assert specs[2].name == "nginx" and specs[2].mode == "cat"
     assert specs[3].options["listen_port"] == 4242 and specs[3].options["protocol"] == "udp"
     assert isinstance(build_source(specs[0]), FileSource)
+    assert build_source(specs[0]).time_machine is False  # tail
+    assert build_source(specs[2]).time_machine is True   # cat mode reads history
     assert isinstance(build_source(specs[3]), SyslogSource)
 
 
@@ -85,6 +87,7 @@ def test_file_dsn():
     assert spec.options["patterns"] == ["/var/log/*.log"]
     assert spec.options["max_line_bytes"] == 100
     assert spec.labels == {"env": "prod", "type": "syslog"}
+    assert build_source(spec).time_machine is True
 
 
 def test_journalctl_dsn():

@@ -73,7 +73,7 @@ def test_shard_loop_survives_bad_items_and_respects_start_batch():
 
 def test_batch_parser_routes_by_key_and_counts():
     class Stage:
-        def process(self, raw, src, labels, module):
+        def process(self, raw, src, labels, module, time_machine):
             if raw == "boom":
                 raise RuntimeError("bug")
             if raw.startswith("ip="):

@@ -11,7 +11,7 @@ import time
 import psutil
 import pytest
 
-from standin_harness import canonical, expected_standin_alerts, write_log
+from standin_harness import canonical, expected_standin_alerts, standin, write_log  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -20,7 +20,7 @@ pytestmark = pytest.mark.timeout(120)
 def test_replay_output_is_independent_of_process_counts(tmp_path, standin, parsers, shards):
     lines = write_log(tmp_path / "in.log", 1500)
     run = standin(patterns=[str(tmp_path / "in.log")], parsers=parsers, shards=shards,
-                  extras={"capacity": 3}, batch_lines=37)
+                  extras={"capacity": 3, "expect_time_machine": True}, batch_lines=37)
     assert run.run() == 0, run.stderr
     assert canonical(run.alerts()) == canonical(expected_standin_alerts(lines, 3))
     assert run.metrics["lines_read"] == {"test": 1500}
@@ -100,3 +100,34 @@ def test_huge_line_and_binary_garbage_are_counted_and_pipeline_carries_on(tmp_pa
     unparsed = run.metrics["lines_unparsed"]["test"]
     assert unparsed >= 2
     assert run.metrics["lines_parsed"]["test"] + unparsed == run.metrics["lines_read"]["test"]
+
+
+def test_wedged_parser_is_killed_by_the_heartbeat_watchdog_and_its_batch_redone(tmp_path, standin):
+    lines = write_log(tmp_path / "in.log", 400, seed=8, garbage_every=0)
+    lines[150] = "hang-here " + lines[150]
+    (tmp_path / "in.log").write_text("\n".join(lines) + "\n")
+    run = standin(patterns=[str(tmp_path / "in.log")], parsers=2, shards=2, heartbeat_timeout=2,
+                  extras={"capacity": 3, "hang_on": "hang-here"}, batch_lines=20)
+    assert run.run() == 0, run.stderr
+    assert run.metrics["killed_stale"] == 1 and run.metrics["respawns"] == 1
+    assert canonical(run.alerts()) == canonical(expected_standin_alerts(lines, 3))
+
+
+def test_killed_shard_is_respawned_and_the_replay_completes(tmp_path, standin):
+    write_log(tmp_path / "in.log", 1500, seed=9)
+    run = standin(patterns=[str(tmp_path / "in.log")], parsers=1, shards=2,
+                  extras={"capacity": 3, "sleep_per_line": 0.002}, batch_lines=30).start()
+    deadline = time.monotonic() + 30
+    victim = None
+    while victim is None and time.monotonic() < deadline:
+        if len(run.alerts()) >= 3:
+            shards = children_of(run.process.pid, "child shard")
+            victim = shards[0] if shards else None
+        time.sleep(0.02)
+    assert victim is not None
+    os.kill(victim.pid, signal.SIGKILL)
+    assert run.wait() == 0, run.stderr
+    assert run.metrics["respawns"] == 1
+    # That shard's open buckets died with it (logged); everything after still flows.
+    assert "lost its buckets" in run.stderr
+    assert run.metrics["lines_read"] == {"test": 1500}

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 from flask import Blueprint, Response, current_app, g, request
 
 from crowdsec_mp.api import auth, params, queries, wire
@@ -29,7 +27,8 @@ def list_decisions():
     if bouncer["last_pull"] is None or now - bouncer["last_pull"] >= auth.LAST_PULL_MIN_INTERVAL_US:
         queries.update_bouncer(bouncer["id"], now, last_pull=now)
     # Go returns a nil slice as null when nothing matches (spec §1).
-    return json_response(wire.bouncer_decisions(rows, now, with_uuid=False) or None)
+    body = wire.bouncer_decisions_json(rows, now, with_uuid=False) if rows else "null"
+    return Response(body, status=200, mimetype="application/json")
 
 
 @blueprint.get("/v1/decisions/stream")
@@ -47,12 +46,9 @@ def stream():
         now=now,
         dedup=request.args.get("dedup") != "false",
     )
-    body = json.dumps(
-        {
-            "new": wire.bouncer_decisions(new_rows, now, with_uuid=True),
-            "deleted": wire.bouncer_decisions(deleted_rows, now, with_uuid=True),
-        },
-        separators=(",", ":"),
+    body = (
+        '{"new":' + wire.bouncer_decisions_json(new_rows, now, with_uuid=True)
+        + ',"deleted":' + wire.bouncer_decisions_json(deleted_rows, now, with_uuid=True) + "}"
     )
     queries.update_bouncer(bouncer["id"], now, last_pull=now)
     return Response(body, status=200, mimetype="application/json")

@@ -41,12 +41,18 @@ _DATACLASSES = {
 }
 
 
-def _pack(value) -> bytes:
+def pack_value(value) -> bytes:
+    """msgpack of plain data that may contain Events, RuntimeAlerts, StrMaps, datetimes."""
     return msgpack.packb(value, default=_default, datetime=True, strict_types=True, use_bin_type=True)
 
 
-def _unpack(blob: bytes):
+def unpack_value(blob: bytes):
+    """Inverse of `pack_value` (event dataclasses and StrMaps come back as such)."""
     return msgpack.unpackb(blob, ext_hook=_ext_hook, timestamp=3, raw=False, strict_map_key=False)
+
+
+_pack = pack_value
+_unpack = unpack_value
 
 
 def _default(value):

@@ -450,14 +450,20 @@ def _go_layout_to_strptime(layout: str) -> str:
 
 
 def _date(text, layout=None, zone=None):
+    """date(text[, go_layout[, timezone]]): without a layout, RFC 3339 and the
+    usual `2006-01-02[ 15:04:05]` forms are tried; naive results get `zone`
+    (UTC by default)."""
     S.need_str(text, "date")
     tz = _timezone(zone) if zone is not None else timezone.utc
-    candidates = [_go_layout_to_strptime(S.need_str(layout, "date", 2))] if layout else \
-        list(_DEFAULT_DATE_LAYOUTS)
-    value = text.replace("Z", "+0000") if not layout else text
+    if layout is not None:
+        candidates = [_go_layout_to_strptime(S.need_str(layout, "date", 2))]
+        value = text
+    else:
+        candidates = list(_DEFAULT_DATE_LAYOUTS)
+        value = text[:-1] + "+0000" if text.endswith("Z") else text
     for candidate in candidates:
         try:
-            parsed = datetime.strptime(value if not layout else text, candidate)
+            parsed = datetime.strptime(value, candidate)
         except ValueError:
             continue
         return parsed if parsed.tzinfo else parsed.replace(tzinfo=tz)

@@ -9,7 +9,6 @@ lookup and arity, literal regexes, literal lists for `in`, constant folding.
 from __future__ import annotations
 
 import inspect
-import typing
 from datetime import datetime, timedelta
 
 from crowdsec_mp.engine.expr import ast
@@ -18,6 +17,7 @@ from crowdsec_mp.engine.expr.builtins import PREDICATE_FUNCTIONS
 from crowdsec_mp.engine.expr.errors import ExprRuntimeError, ExprSyntaxError
 from crowdsec_mp.engine.expr.gotime import DURATION_METHODS, TIME_METHODS
 from crowdsec_mp.engine.expr.regex import compile_go_regex
+from crowdsec_mp.engine.expr.typecheck import EVENT_TYPES, check_event_path, check_operand_kinds
 
 
 class NilChain(Exception):
@@ -104,16 +104,9 @@ class Compiler:
                         raise NilChain()
                     return get_member(value, key)
                 return optional_member
-            if type(key) is str:
-                str_map = V.StrMap
-
-                def member(env):
-                    value = obj(env)
-                    # Fast paths for the typed string maps and plain dicts.
-                    if type(value) is str_map:
-                        return value[key]
-                    return get_member(value, key)
-                return member
+            if type(key) is str and V.is_public_name(key):
+                step = _member_step
+                return lambda env: step(obj(env), key)
             return lambda env: get_member(obj(env), key)
         key_fn = self.compile(node.key)
 
@@ -143,7 +136,7 @@ class Compiler:
         keys.reverse()
         root = current.name if isinstance(current, ast.Ident) else "#" + current.name
         if root == "evt":
-            _check_event_path(keys)
+            check_event_path(keys)
         step = _member_step
 
         if len(keys) == 1:
@@ -159,7 +152,7 @@ class Compiler:
             return fetch1
         if len(keys) == 2:
             k1, k2 = keys
-            attribute_types, str_map = _ATTRIBUTE_TYPES, _STR_MAP
+            attribute_types, str_map = EVENT_TYPES, _STR_MAP
 
             def fetch2(env):
                 # The dominant shape (`evt.Parsed.x`, `evt.Meta.y`), unrolled.
@@ -258,7 +251,7 @@ class Compiler:
 
     def compile_Binary(self, node):
         op = node.op
-        _check_operand_kinds(op, node.left, node.right)
+        check_operand_kinds(op, node.left, node.right)
         if op in ("and", "&&"):
             return self._compile_and(node)
         if op in ("or", "||"):
@@ -289,37 +282,55 @@ class Compiler:
             return _fold(result)
         return result
 
+    @staticmethod
+    def _chain_operands(node, ops):
+        """Operands of a left-deep chain `a || b || c` (flattened so that long
+        Sigma-style chains neither recurse deeply nor nest closures)."""
+        operands = []
+        while isinstance(node, ast.Binary) and node.op in ops:
+            operands.append(node.right)
+            node = node.left
+        operands.append(node)
+        operands.reverse()
+        return operands
+
     def _compile_and(self, node):
-        left, right = self.compile(node.left), self.compile(node.right)
-
-        def logical_and(env):
-            value = left(env)
-            if value is False:
-                return False
-            if value is not True:
-                raise ExprRuntimeError(f"invalid operation: {V.kind_name(value)} && ...")
-            value = right(env)
-            if type(value) is not bool:
-                raise ExprRuntimeError(f"invalid operation: bool && {V.kind_name(value)}")
-            return value
-
-        return logical_and
+        return self._compile_logical(node, ("and", "&&"), stop_on=False, symbol="&&")
 
     def _compile_or(self, node):
-        left, right = self.compile(node.left), self.compile(node.right)
+        return self._compile_logical(node, ("or", "||"), stop_on=True, symbol="||")
 
-        def logical_or(env):
-            value = left(env)
-            if value is True:
-                return True
-            if value is not False:
-                raise ExprRuntimeError(f"invalid operation: {V.kind_name(value)} || ...")
-            value = right(env)
-            if type(value) is not bool:
-                raise ExprRuntimeError(f"invalid operation: bool || {V.kind_name(value)}")
-            return value
+    def _compile_logical(self, node, ops, stop_on: bool, symbol: str):
+        """Short-circuit `and`/`or`: every operand must be a bool (runtime error
+        otherwise); evaluation stops at the first operand equal to `stop_on`."""
+        operands = [self.compile(operand) for operand in self._chain_operands(node, ops)]
+        kind_name = V.kind_name
 
-        return logical_or
+        def logical(env):
+            for operand in operands:
+                value = operand(env)
+                if value is stop_on:
+                    return stop_on
+                if value is not (not stop_on):
+                    raise ExprRuntimeError(f"invalid operation: {kind_name(value)} {symbol} ...")
+            return not stop_on
+
+        if len(operands) == 2:
+            first, second = operands
+
+            def logical_pair(env):
+                value = first(env)
+                if value is stop_on:
+                    return stop_on
+                if value is not (not stop_on):
+                    raise ExprRuntimeError(f"invalid operation: {kind_name(value)} {symbol} ...")
+                value = second(env)
+                if type(value) is not bool:
+                    raise ExprRuntimeError(f"invalid operation: bool {symbol} {kind_name(value)}")
+                return value
+
+            return logical_pair
+        return logical
 
     def _compile_literal_in(self, node, left):
         items = node.right.items
@@ -328,17 +339,22 @@ class Compiler:
         constants = [item.value for item in items]
         negate = node.op == "not in"
         contains = V.contains_op
-        if constants and all(type(value) is str for value in constants):
+        if constants and (all(type(value) is str for value in constants)
+                          or all(type(value) is int for value in constants)):
+            # A frozenset answers for values of the same family; Go's numeric
+            # equality (1 == 1.0) holds for Python sets too. Other kinds
+            # (bool, nil...) take the generic path.
             members = frozenset(constants)
+            fast_types = (str,) if type(constants[0]) is str else (int, float)
 
-            def in_strings(env):
+            def in_set(env):
                 value = left(env)
-                if type(value) is str:
+                if type(value) in fast_types:
                     return (value not in members) if negate else (value in members)
                 found = contains(value, constants)
                 return not found if negate else found
 
-            return in_strings
+            return in_set
 
         def in_constants(env):
             found = contains(left(env), constants)
@@ -432,22 +448,13 @@ class Compiler:
 _STR_MAP = V.StrMap
 
 
-def _event_types():
-    from crowdsec_mp.engine import event as event_module
-
-    return frozenset(value for value in vars(event_module).values()
-                     if isinstance(value, type) and hasattr(value, "__dataclass_fields__")
-                     and value.__module__ == event_module.__name__)
-
-
-_ATTRIBUTE_TYPES = _event_types()
-
-
 def _member_step(value, key):
+    """`value.key` with fast paths for our string maps, event dataclasses and
+    plain dicts; everything else goes through values.get_member."""
     t = type(value)
     if t is _STR_MAP:
         return value[key]
-    if t in _ATTRIBUTE_TYPES:
+    if t in EVENT_TYPES:
         try:
             return getattr(value, key)
         except AttributeError:
@@ -455,107 +462,6 @@ def _member_step(value, key):
     if t is dict:
         return value.get(key)
     return V.get_member(value, key)
-
-
-def _dataclass_of(annotation):
-    """The event dataclass named by a field annotation (`Alert | None` -> Alert)."""
-    if annotation in _ATTRIBUTE_TYPES:
-        return annotation
-    for member in typing.get_args(annotation):
-        if member in _ATTRIBUTE_TYPES:
-            return member
-    return None
-
-
-_FIELD_TYPES: dict = {}
-
-
-def _field_types(cls) -> dict:
-    hints = _FIELD_TYPES.get(cls)
-    if hints is None:
-        hints = _FIELD_TYPES[cls] = typing.get_type_hints(cls)
-    return hints
-
-
-def _check_event_path(keys):
-    """`evt.<Unknown>` (and `evt.Line.<Unknown>`...) is a compile error, as in
-    CrowdSec where the environment is typed. The walk stops at the first step
-    whose type is not one of our event dataclasses (maps, lists, Any).
-    Returns the static kind of the value ("string", "int", "bool") when it is
-    certain, else None."""
-    from crowdsec_mp.engine.event import Event
-
-    cls, trail = Event, "evt"
-    for position, key in enumerate(keys):
-        if key not in cls.__dataclass_fields__:
-            if callable(getattr(cls, key, None)):
-                return None  # a method; its result type is not tracked
-            raise ExprSyntaxError(f"unknown field {key} of {trail} (type {cls.__name__})")
-        annotation = _field_types(cls).get(key)
-        cls = _dataclass_of(annotation)
-        if cls is None:
-            rest = len(keys) - position - 1
-            if annotation is V.StrMap and rest == 1:
-                return "string"  # map[string]string value
-            if rest == 0:
-                return _STATIC_KINDS.get(annotation)
-            return None
-        trail += "." + key
-    return None
-
-
-_STATIC_KINDS = {str: "string", int: "int", bool: "bool", float: "float"}
-
-
-def _static_kind(node):
-    """The kind a node certainly evaluates to, or None when unknown."""
-    if isinstance(node, ast.Const):
-        value = node.value
-        if isinstance(value, bool):
-            return "bool"
-        return _STATIC_KINDS.get(type(value))
-    if isinstance(node, ast.Member):
-        keys = []
-        current = node
-        while (isinstance(current, ast.Member) and not current.optional
-               and isinstance(current.key, ast.Const) and type(current.key.value) is str):
-            keys.append(current.key.value)
-            current = current.obj
-        if keys and isinstance(current, ast.Ident) and current.name == "evt":
-            keys.reverse()
-            return _check_event_path(keys)
-    return None
-
-
-# Operators whose operands must be numbers (or, for the ordering ones and +,
-# two strings): a certain mismatch is a compile error, as in CrowdSec where
-# `evt.Parsed.status >= 400` fails to load.
-_NUMERIC_OPS = frozenset({"-", "*", "/", "%", "**", "^"})
-_ORDER_OPS = frozenset({"<", "<=", ">", ">=", "+"})
-_STRING_OPS = frozenset({"contains", "startsWith", "endsWith", "matches", "not contains",
-                         "not startsWith", "not endsWith", "not matches"})
-_NUMBER_KINDS = ("int", "float")
-
-
-def _check_operand_kinds(op, left_node, right_node):
-    left, right = _static_kind(left_node), _static_kind(right_node)
-    if left is None and right is None:
-        return
-    bad = False
-    if op in _STRING_OPS:
-        bad = (left not in (None, "string")) or (right not in (None, "string"))
-    elif op in _NUMERIC_OPS:
-        bad = (left not in (None,) + _NUMBER_KINDS) or (right not in (None,) + _NUMBER_KINDS)
-    elif op in _ORDER_OPS and left is not None and right is not None:
-        same_family = (left == right == "string") or (left in _NUMBER_KINDS
-                                                      and right in _NUMBER_KINDS)
-        bad = not same_family
-    elif op in _ORDER_OPS:
-        known = left or right
-        bad = known == "bool"
-    if bad:
-        raise ExprSyntaxError(f"invalid operation: {left or 'interface'} {op} "
-                              f"{right or 'interface'} (mismatched types)")
 
 
 def _fold(fn):

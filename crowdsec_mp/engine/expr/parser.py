@@ -201,6 +201,8 @@ class _Parser:
         if kind in ("num", "str"):
             return ast.Const(value)
         if kind == "ptr":
+            if value not in ("", "index", "acc"):
+                raise ExprSyntaxError(f"unknown pointer '#{value}'", token.pos)
             if self.closure_depth == 0:
                 raise ExprSyntaxError(f"'#{value}' used outside of a predicate", token.pos)
             return ast.Pointer(value)

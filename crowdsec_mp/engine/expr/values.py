@@ -122,7 +122,12 @@ def greater_equal(a, b):
 
 
 def to_bytes(text: str) -> bytes:
-    return text.encode("utf-8", "surrogateescape")
+    """UTF-8 bytes of text; undecodable input bytes (surrogate escapes) come
+    back as themselves, other lone surrogates as 3 bytes (like U+FFFD)."""
+    try:
+        return text.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "surrogatepass")
 
 
 # -- arithmetic ---------------------------------------------------------------
@@ -250,6 +255,9 @@ def contains_op(needle, haystack) -> bool:
     if isinstance(haystack, (str, int, float, bool)):
         raise ExprRuntimeError(f"operator \"in\" not defined on {kind_name(haystack)}")
     if isinstance(needle, str):
+        fields = getattr(haystack, "__dataclass_fields__", None)
+        if fields is not None:
+            return needle in fields  # struct field existence, not methods
         return is_public_name(needle) and hasattr(haystack, needle)
     raise ExprRuntimeError(f"cannot use {kind_name(needle)} as field name of a struct")
 

@@ -5,8 +5,8 @@ the engine: a line `... ip=<addr> n=<k> ...` is "parsed" and routed on <addr>;
 anything else is unparsed. A "bucket" per ip collects the n values in the order
 it receives them and overflows every `capacity` items, so any reordering bug
 shows up in the overflow content. Knobs come from RunSpec.extras:
-capacity, sleep_per_line (seconds), boot_error (message), crash_on (raw substring
-that makes the parser process exit abruptly, once per run_dir marker file).
+capacity, expect_time_machine (bool checked on every line), sleep_per_line (seconds), boot_error (message), crash_on / hang_on (raw
+substring that makes the parser exit abruptly / hang, once per run via a marker file).
 """
 
 import json
@@ -29,14 +29,21 @@ class Parser:
     def __init__(self, run):
         self.sleep = float(run.extras.get("sleep_per_line", 0))
         self.crash_on = run.extras.get("crash_on")
+        self.hang_on = run.extras.get("hang_on")
+        self.expect_time_machine = run.extras.get("expect_time_machine")
         self.marker = os.path.join(run.run_dir, "crashed-once")
 
-    def process(self, raw, src, labels, module):
+    def process(self, raw, src, labels, module, time_machine):
         if self.sleep:
             time.sleep(self.sleep)
+        if self.expect_time_machine is not None and time_machine != self.expect_time_machine:
+            raise AssertionError("time_machine flag not carried")  # counted as unparsed
         if self.crash_on and self.crash_on in raw and not os.path.exists(self.marker):
             open(self.marker, "w").close()
             os._exit(9)
+        if self.hang_on and self.hang_on in raw and not os.path.exists(self.marker):
+            open(self.marker, "w").close()
+            time.sleep(3600)  # a wedged worker: only the heartbeat watchdog can notice
         match = LINE.search(raw)
         if not match:
             return ParseResult(False)

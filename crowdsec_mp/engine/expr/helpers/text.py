@@ -111,24 +111,25 @@ def ToString(value):
 
 @lru_cache(maxsize=1024)
 def _glob_regex(pattern: str):
+    """Byte-level regex of a glob: `?` is exactly one byte, as in CrowdSec."""
     parts = []
     for char in pattern:
         if char == "*":
-            parts.append(".*")
+            parts.append(b".*")
         elif char == "?":
-            parts.append(".")
+            parts.append(b".")
         else:
-            parts.append(re.escape(char))
-    return re.compile("".join(parts), re.DOTALL)
+            parts.append(re.escape(V.to_bytes(char)))
+    return re.compile(b"".join(parts), re.DOTALL)
 
 
 def Match(pattern, name):
-    """Glob match of the whole string: `*` any sequence, `?` one character."""
+    """Glob match of the whole string: `*` any sequence, `?` one byte."""
     need_str(pattern, "Match")
     need_str(name, "Match", 2)
     if "*" not in pattern and "?" not in pattern:
         return pattern == name
-    return _glob_regex(pattern).fullmatch(name) is not None
+    return _glob_regex(pattern).fullmatch(V.to_bytes(name)) is not None
 
 
 _HEX = "0123456789abcdefABCDEF"
