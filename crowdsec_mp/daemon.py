@@ -208,6 +208,8 @@ def run_daemon(plan) -> int:
         state_dir=state_dir,
         alerts_file=alerts_file,
         push_to_lapi=plan.push_to_lapi,
+        # The LAPI of this same daemon may still be starting when a short replay ends.
+        flush_timeout=30.0 if plan.replay and plan.run_api else 3.0,
     )
 
     def reload_sources(positions):

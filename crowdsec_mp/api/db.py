@@ -13,9 +13,11 @@ thread, recycled when stale).
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import threading
 
-from peewee import Database, OperationalError, SqliteDatabase
+from peewee import Database, DatabaseProxy, OperationalError, SqliteDatabase
 from playhouse.pool import PooledMySQLDatabase, PooledPostgresqlDatabase
 
 from crowdsec_mp.api.models import ALL_MODELS, SchemaVersion, database_proxy
@@ -83,10 +85,26 @@ def open_database(db: DbSettings, *, migrate_schema: bool = True) -> Database:
     return database
 
 
+#: Serialises SQLite writers of this process. SQLite's own busy handler
+#: retries a locked database with sleeps of up to 100 ms, so threads that
+#: contend on the file lock see huge latencies; queueing them on a Python
+#: lock first leaves the busy timeout for other processes (CLI, agents).
+_SQLITE_WRITE_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def _sqlite_write(database):
+    with _SQLITE_WRITE_LOCK:
+        with database.atomic("IMMEDIATE"):
+            yield
+
+
 def write_transaction(database: Database):
     """A transaction that takes the write lock up front on SQLite."""
+    if isinstance(database, DatabaseProxy):
+        database = database.obj
     if isinstance(database, SqliteDatabase):
-        return database.atomic("IMMEDIATE")
+        return _sqlite_write(database)
     return database.atomic()
 
 

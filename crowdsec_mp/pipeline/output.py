@@ -29,8 +29,6 @@ from crowdsec_mp.pipeline.lapi_client import LapiClient, PushError, load_credent
 
 log = logging.getLogger("crowdsec_mp.pipeline.output")
 
-#: Replay mode waits at most this long for the LAPI at the end; what is left stays queued.
-REPLAY_FLUSH_SECONDS = 3.0
 
 
 class AlertQueue:
@@ -176,9 +174,12 @@ def main(runtime) -> int:
                 stats["dropped"] = pusher.queue.dropped_alerts
             runtime.heartbeat()
         if pusher:
-            limit = REPLAY_FLUSH_SECONDS if run.mode == "replay" else 5.0
+            deadline = time.monotonic() + run.flush_timeout
             pusher.next_attempt = 0.0
-            if not pusher.flush(deadline=time.monotonic() + limit):
+            while not pusher.flush(deadline=deadline) and time.monotonic() < deadline:
+                time.sleep(0.2)  # waiting out the backoff, within the deadline
+                runtime.heartbeat()
+            if pusher.queue.pending_alerts():
                 log.warning("%d alerts stay queued in %s (LAPI: %s)", pusher.queue.pending_alerts(),
                             pusher.queue.directory, pusher.last_error or "timeout")
             stats["pushed"] = pusher.pushed_alerts

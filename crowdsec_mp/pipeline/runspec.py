@@ -34,6 +34,8 @@ class RunSpec:
     alerts_file: str = ""
     #: Push alerts to the LAPI (credentials from config api.client.credentials_path).
     push_to_lapi: bool = True
+    #: Seconds the output waits for the LAPI at the end before leaving alerts queued on disk.
+    flush_timeout: float = 3.0
     #: Free-form settings for the binding (e.g. stand-in parameters in tests).
     extras: dict = field(default_factory=dict)
 

@@ -175,7 +175,9 @@ class Supervisor:
             [str(PROJECT_DIR), *filter(None, [self.child_env.get("PYTHONPATH"), env.get("PYTHONPATH")])]
         )
         env.update({k: v for k, v in self.child_env.items() if k != "PYTHONPATH"})
-        child.process = subprocess.Popen(command, env=env, stdin=subprocess.DEVNULL, start_new_session=False)
+        # A session of its own: a terminal ^C reaches only the supervisor, which then
+        # stops the children in order (the API server would otherwise stop on it alone).
+        child.process = subprocess.Popen(command, env=env, stdin=subprocess.DEVNULL, start_new_session=True)
         child.started = child.last_heartbeat = time.monotonic()
         child.ready = child.stopping = child.retiring = child.stop_sent = child.exited = False
         log.info("started %s (pid %d)", child.name, child.process.pid)

@@ -234,3 +234,21 @@ def test_validation_lists_every_problem_with_index():
 def test_validation_rejects_wrong_types(body):
     with pytest.raises(APIError):
         validate_alerts(body)
+
+
+def test_fast_decision_json_equals_json_dumps_of_dicts():
+    import json
+
+    from crowdsec_mp.api.wire import bouncer_decisions, bouncer_decisions_json
+
+    now = 1_700_000_000_000_000
+    rows = [
+        (1, "cscli", "ban", "Ip", "1.2.3.4", now + 14_400_000_000, "manual 'ban' from \"x\"", "u-1"),
+        (2, "crowdsec", "captcha", "username", 'ro"ot\\\n\u00e9\u2028', now - 90_000_000, "a/b", ""),
+        (3, "cscli", "ban", "Ip", "1.2.3.5", now + 499_999, "a/b", "u-3"),
+    ]
+    for with_uuid in (True, False):
+        expected = json.dumps(bouncer_decisions(rows, now, with_uuid=with_uuid), separators=(",", ":"))
+        assert bouncer_decisions_json(rows, now, with_uuid=with_uuid) == expected
+    assert json.loads(bouncer_decisions_json(rows, now, with_uuid=True))[1]["duration"] == "-1m30s"
+    assert bouncer_decisions_json([], now, with_uuid=True) == "[]"

@@ -312,3 +312,20 @@ def test_shape_check_is_only_a_speed_up(sample, position, edit):
         compiled = parse_layout(layout)
         if compiled.parse_exactly(value, YEAR) is not None:
             assert compiled.shape.fullmatch(value), (layout, value)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    year=st.integers(0, 9999),
+    month=st.integers(0, 13),
+    day=st.integers(0, 32),
+    hour=st.integers(0, 25),
+    spaces=st.sampled_from([" ", "  "]),
+    fraction=st.sampled_from(["", ".5", ",123", ".1234567891", "."]),
+)
+def test_sql_datetime_fast_path_matches_generic(year, month, day, hour, spaces, fraction):
+    value = f"{year:04d}-{month:02d}-{day:02d}{spaces}{hour}:04:05{fraction}"
+    fast = dates._fast_path(value, YEAR)
+    assert fast is None or (fast == generic(value) and marshal_time(fast) == marshal_time(generic(value)))
+    if fast is not None:
+        assert fast.year == (YEAR if year == 0 and not (month == 2 and day == 29) else fast.year)

@@ -184,3 +184,21 @@ def test_unmarshal_json_bad_input_changes_nothing(raw):
     evt = new_log_event(raw)
     assert METHODS["UnmarshalJSON"]("", evt, make_ctx()) == {}
     assert evt.Unmarshaled == {}
+
+
+def test_geoip_corrupt_database_is_a_config_error(tmp_path):
+    from crowdsec_mp.errors import ConfigError
+
+    (tmp_path / "GeoLite2-ASN.mmdb").write_bytes(b"this is not a maxmind database")
+    with pytest.raises(ConfigError, match="GeoLite2-ASN.mmdb"):
+        GeoIPDatabases.open(tmp_path)
+
+
+def test_geoip_only_one_database(tmp_path, shared_hub):
+    (tmp_path / "GeoLite2-ASN.mmdb").write_bytes((shared_hub / "geoip" / "GeoLite2-ASN.mmdb").read_bytes())
+    databases = GeoIPDatabases.open(tmp_path)
+    ctx = make_ctx(geoip=databases)
+    evt = new_log_event("x")
+    assert METHODS["GeoIpCity"]("81.2.69.142", evt, ctx) == {}
+    assert METHODS["GeoIpASN"]("1.128.0.1", evt, ctx)["ASNNumber"] == "1221"
+    databases.close()

@@ -123,3 +123,16 @@ def test_sighup_restarts_parsers_without_losing_lines(tmp_path, standin):
     assert run.wait() == 0, run.stderr
     assert sorted(a["ns"][0] for a in run.alerts()) == list(range(120))
     assert run.metrics["respawns"] == 0
+
+
+def test_second_sigint_means_quick_shutdown_and_no_child_is_left(tmp_path, standin):
+    log = tmp_path / "app.log"
+    log.write_text("")
+    run = standin(mode="live", patterns=[str(log)], parsers=2, shards=2, extras={"capacity": 1}).start()
+    wait_started(run, 2)
+    children = psutil.Process(run.process.pid).children()
+    run.process.send_signal(signal.SIGINT)
+    run.process.send_signal(signal.SIGINT)
+    assert run.wait(timeout=30) == 0, run.stderr
+    gone, alive = psutil.wait_procs(children, timeout=10)
+    assert alive == []

@@ -11,13 +11,18 @@ which CrowdSec replaces by the current year (Feb 29 then rolls to Mar 1 in a
 non-leap year); Python has no year 0, so the year is applied while building
 the datetime.
 
-Go keeps nanoseconds; Python datetimes keep microseconds. Parsed values are
-`GoDatetime`s, a datetime subclass that also carries the full nanosecond so
-that `marshal_time` prints the fraction exactly as Go's MarshalText does.
+Go keeps nanoseconds; Python datetimes keep microseconds. A parsed value whose
+fraction needs more than 6 digits is a `GoDatetime`, a datetime subclass that
+also carries the full nanosecond, so that `marshal_time` prints the fraction
+exactly as Go's MarshalText does; other values are plain aware datetimes.
 
-The syslog, CLF and RFC3339 layouts get hand-written fast paths: they accept a
-subset of what the generic parser accepts and give the same result for it;
-anything else goes through the generic parser.
+Speed (this is on the per-line hot path): results are cached per
+(text, layout hint, year) since log timestamps repeat; the syslog, CLF and
+RFC3339 layouts have hand-written fast paths that accept a subset of what the
+generic parser accepts and give the same result for it; and each layout has a
+permissive "shape" regex checked before the exact parse, so most layouts are
+rejected without running it. None of these changes a result (tests compare
+the fast paths and the shape check against the exact parser).
 """
 
 from __future__ import annotations
@@ -182,7 +187,6 @@ class GoLayout:
         if literal:
             chunks.append("".join(literal))
         self.chunks = tuple(chunks)
-        self.has_year = any(c in ((YEAR4,), (YEAR2,)) for c in chunks)
         # A permissive regex of the layout's shape: every value Go's parser
         # accepts matches it (the converse is not true). Checking it first is
         # a pure speed-up: most values are rejected without the full parse.
@@ -543,6 +547,7 @@ def _make(year, month, day, hour, minute, second, nanosecond, tz, current_year):
 # ---------------------------------------------------------------------------
 _SYSLOG = re.compile(r"([A-Za-z]{3}) +(\d{1,2}) +(\d{1,2}):(\d\d):(\d\d)", re.ASCII)
 _CLF = re.compile(r"(\d\d)/([A-Za-z]{3})/(\d{4}):(\d{1,2}):(\d\d):(\d\d) +([+-])(\d\d)(\d\d)", re.ASCII)
+_SQL_DATETIME = re.compile(r"(\d{4})-(\d\d)-(\d\d) +(\d{1,2}):(\d\d):(\d\d)(?:[.,](\d+))?", re.ASCII)
 _RFC3339 = re.compile(
     r"(\d{4})-(\d\d)-(\d\d)T(\d{1,2}):(\d\d):(\d\d)(?:[.,](\d+))?(?:(Z)|([+-])(\d\d):(\d\d))", re.ASCII
 )
@@ -572,6 +577,12 @@ def _fast_path(text: str, current_year: int):
                 tz = _fixed_zone(-offset if sign == "-" else offset)
             else:
                 tz = timezone.utc
+        elif (found := _SQL_DATETIME.fullmatch(text)) is not None:
+            # Layout 15: every earlier layout needs something this text lacks.
+            year, month, day, hour, minute, second, fraction = found.groups()
+            year, month = int(year), int(month)
+            nanosecond = int((fraction + "000000000")[:9]) if fraction else 0
+            tz = timezone.utc
         else:
             found = _CLF.fullmatch(text)
             if found is None:
@@ -648,7 +659,7 @@ def _parse_epoch(text: str):
         plain = datetime(1970, 1, 1, tzinfo=timezone.utc) + timedelta(seconds=seconds)
     except OverflowError:
         return None  # beyond year 9999: Go can represent it, Python cannot
-    return _go_datetime(plain, 0)
+    return plain
 
 
 def marshal_time(value: datetime) -> str:

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import maxminddb
 
+from crowdsec_mp.errors import ConfigError
+
 CITY_FILE = "GeoLite2-City.mmdb"
 ASN_FILE = "GeoLite2-ASN.mmdb"
 
@@ -34,14 +36,24 @@ class GeoIPDatabases:
 
     @classmethod
     def open(cls, directory) -> "GeoIPDatabases | None":
-        """Open the databases found in `directory`; None when both are absent."""
+        """Open the databases found in `directory`; None when both are absent.
+        A file that is present but unreadable is a ConfigError naming it."""
         if directory is None:
             return None
         directory = Path(directory)
         readers = []
         for name in (CITY_FILE, ASN_FILE):
             path = directory / name
-            readers.append(maxminddb.open_database(str(path)) if path.is_file() else None)
+            if not path.is_file():
+                readers.append(None)
+                continue
+            try:
+                readers.append(maxminddb.open_database(str(path)))
+            except (OSError, ValueError, maxminddb.InvalidDatabaseError) as exc:
+                for reader in readers:
+                    if reader is not None:
+                        reader.close()
+                raise ConfigError(f"cannot open GeoIP database: {exc}", file=path) from None
         if readers == [None, None]:
             return None
         return cls(*readers)
