@@ -72,6 +72,9 @@ def add_machine(machine_id: str, password: str, *, validated: bool = True, ip_ad
     _check_name("machine", machine_id)
     if not isinstance(password, str) or not password:
         raise AdminError("the password must be a non-empty string")
+    problem = auth.password_problem(password)
+    if problem:
+        raise AdminError(problem)
     created = queries.create_machine(
         machine_id, auth.hash_password(password), ip_address=ip_address, validated=validated, now=_now()
     )

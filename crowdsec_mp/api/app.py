@@ -77,10 +77,18 @@ def read_json_body(limit: int = BODY_LIMIT):
             raise APIError(400, f"invalid gzip body: {exc}") from None
         if len(raw) > limit:
             raise APIError(413, f"request body too large (limit {limit} bytes)")
+    # PostgreSQL text cannot hold NUL characters; refuse them for every backend.
+    if b"\\u0000" in raw:
+        raise APIError(400, "NUL characters (\\u0000) are not allowed in strings")
     try:
-        return json.loads(raw)
+        return json.loads(raw, parse_constant=_reject_constant)
     except (ValueError, UnicodeDecodeError) as exc:
         raise APIError(400, str(exc) or "invalid JSON body") from None
+
+
+def _reject_constant(name):
+    """NaN/Infinity are not JSON (and MySQL cannot store them)."""
+    raise ValueError(f"invalid number {name}")
 
 
 def create_app(settings_or_mapping, clock: Callable[[], float] | None = None, *, base_dir=None) -> Flask:
@@ -118,6 +126,9 @@ def create_app(settings_or_mapping, clock: Callable[[], float] | None = None, *,
 
     @app.before_request
     def connect_db():
+        for key, value in request.args.items(multi=True):
+            if "\x00" in key or "\x00" in value:
+                raise APIError(400, f"NUL characters are not allowed in parameter {key!r}")
         database.connect(reuse_if_open=True)
 
     @app.teardown_request

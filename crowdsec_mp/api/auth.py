@@ -43,7 +43,19 @@ def hash_api_key(key: str) -> str:
     return hashlib.sha512(key.encode("utf-8", "surrogatepass")).hexdigest()
 
 
+#: bcrypt only uses 72 bytes; longer passwords are refused, as Go's bcrypt does.
+PASSWORD_MAX_BYTES = 72
+
+
+def password_problem(password: str) -> str | None:
+    """Why `password` cannot be stored, or None when it can."""
+    if len(password.encode("utf-8", "surrogatepass")) > PASSWORD_MAX_BYTES:
+        return f"password should be at most {PASSWORD_MAX_BYTES} bytes long"
+    return None
+
+
 def hash_password(password: str) -> str:
+    """bcrypt hash; call password_problem() first (ValueError otherwise)."""
     return bcrypt.hashpw(password.encode("utf-8", "surrogatepass"), bcrypt.gensalt(BCRYPT_ROUNDS)).decode()
 
 

@@ -32,6 +32,9 @@ SQLITE_PRAGMAS = {
     "foreign_keys": 1,
     "synchronous": "normal",
     "cache_size": -32000,
+    # Shared memory-mapped reads: every server thread has its own connection,
+    # and a per-connection page cache would start cold for each of them.
+    "mmap_size": 256 * 1024 * 1024,
 }
 
 

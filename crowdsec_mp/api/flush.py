@@ -46,6 +46,9 @@ class FlushThread(threading.Thread):
             try:
                 database_proxy.connect(reuse_if_open=True)
                 flush_once(self.db, int(self.clock() * US))
+                if self.db.backend == "sqlite":
+                    # Keeps the planner's statistics current as tables grow.
+                    database_proxy.execute_sql("PRAGMA optimize")
             except Exception:  # keep flushing on the next tick; the DB may be back
                 log.exception("flush failed")
             finally:

@@ -157,6 +157,42 @@ def _raw_rows(query) -> list[tuple]:
     return database_proxy.execute_sql(sql, params).fetchall()
 
 
+#: SQL text of hot queries, per (backend, query shape): peewee spends more
+#: time building a small query than the database spends running it.
+_SQL_CACHE: dict = {}
+_SQL_CACHE_MAX = 512
+_SENTINEL_BASE = -7_346_201_593_000_000_000  # never a real id, time or bound
+
+
+def _run_cached(shape, build, values: dict, *, fetch: bool = True) -> list[tuple]:
+    """Rows of `build(**values)`, reusing its SQL for the same `shape`.
+
+    The query is built once with unique sentinel integers in place of
+    `values`; later calls only swap the real values into those parameter
+    positions. `shape` must capture everything else that changes the SQL.
+    """
+    key = (type(database_proxy.obj), shape)
+    entry = _SQL_CACHE.get(key)
+    if entry is None:
+        sentinels = {name: _SENTINEL_BASE - index for index, name in enumerate(sorted(values))}
+        sql, params = build(**sentinels).sql()
+        by_sentinel = {value: name for name, value in sentinels.items()}
+        slots = [(index, by_sentinel[p]) for index, p in enumerate(params) if isinstance(p, int) and p in by_sentinel]
+        if {name for _, name in slots} != set(values):
+            sql, params = build(**values).sql()  # a value was transformed: no reuse
+            cursor = database_proxy.execute_sql(sql, params)
+            return cursor.fetchall() if fetch else []
+        entry = (sql, tuple(params), slots)
+        if len(_SQL_CACHE) < _SQL_CACHE_MAX:
+            _SQL_CACHE[key] = entry
+    sql, params, slots = entry
+    params = list(params)
+    for index, name in slots:
+        params[index] = values[name]
+    cursor = database_proxy.execute_sql(sql, params)
+    return cursor.fetchall() if fetch else []
+
+
 def active_decisions(filt: DecisionFilter, now: int) -> list[tuple]:
     """Active decisions (until >= now) matching `filt`, by id, not deduplicated."""
     query = Decision.select(*BOUNCER_COLUMNS).where(Decision.until >= now, *_decision_where(filt))
@@ -200,18 +236,27 @@ def stream_decisions(filt: DecisionFilter, *, startup: bool, last_pull: int | No
     its `until` is the greatest of all rows of its (value, type, scope).
     """
     D = Decision
-    base = _decision_where(filt)
     full = startup or last_pull is None
-    deleted_query = D.select(*BOUNCER_COLUMNS).where(D.until < now, *base)
-    if full:
-        new_query = D.select(*BOUNCER_COLUMNS).where(D.until > now, *base)
-    else:
-        # `until + 0` keeps planners off the until index (nearly every row is
-        # active): the created_at index is the selective one for a delta.
-        new_query = D.select(*BOUNCER_COLUMNS).where((D.until + 0) > now, D.created_at > last_pull, *base)
-        deleted_query = deleted_query.where(D.until > last_pull - STREAM_DELETED_GRACE_US)
-    new_rows = _raw_rows(new_query.order_by(D.id))
-    deleted_rows = _raw_rows(deleted_query.order_by(D.id))
+    shape = (repr(filt), full)
+
+    # `until + 0` keeps planners off the until index: nearly every row is
+    # active, so a snapshot is best read as a table scan, and a delta through
+    # the (selective) created_at index.
+    def new_query(now, since):
+        query = D.select(*BOUNCER_COLUMNS).where((D.until + 0) > now, *_decision_where(filt))
+        return query if full else query.where(D.created_at > since)
+
+    def deleted_query(now, since):
+        query = D.select(*BOUNCER_COLUMNS).where(D.until < now, *_decision_where(filt))
+        return query if full else query.where(D.until > since)
+
+    # Sorted here rather than with ORDER BY id: that clause makes SQLite walk
+    # the whole table in rowid order instead of using the created_at/until
+    # index that selects the few delta rows.
+    since = last_pull if last_pull is not None else 0
+    new_rows = sorted(_run_cached(("stream-new",) + shape, new_query, {"now": now, "since": since}))
+    deleted_since = since - STREAM_DELETED_GRACE_US
+    deleted_rows = sorted(_run_cached(("stream-deleted",) + shape, deleted_query, {"now": now, "since": deleted_since}))
     if dedup and (new_rows or deleted_rows):
         longest = _longest_until_of_repeated_keys({r[4] for r in new_rows} | {r[4] for r in deleted_rows})
         if longest:
@@ -495,7 +540,7 @@ def flush_alerts(now: int, *, max_age_us: int | None, max_items: int | None) -> 
         if max_items is not None:
             max_id = A.select(fn.MAX(A.id)).scalar()
             if max_id is not None:
-                ids = [r[0] for r in A.select(A.id).where(A.id <= max_id - max_items, keep_active).tuples()]
+                ids = [r[0] for r in A.select(A.id).where(A.id < max_id - max_items, keep_active).tuples()]
                 deleted += _delete_alert_ids(ids)
         D.delete().where(D.alert.is_null(), D.until < now).execute()
         existing_alerts = A.select(A.id)
@@ -549,8 +594,32 @@ def list_machines() -> list[dict]:
 # -- bouncers ------------------------------------------------------------------------
 
 
+_BOUNCER_FIELDS = ("id", "name", "api_key_hash", "ip_address", "revoked", "last_pull", "type", "version", "auth_type", "auto_created")
+
+
 def bouncers_with_key(key_hash: str) -> list[dict]:
-    return list(Bouncer.select().where(Bouncer.api_key_hash == key_hash).order_by(Bouncer.id).dicts())
+    """Bouncer rows (as dicts of _BOUNCER_FIELDS) with this key hash, by id."""
+    B = Bouncer
+
+    def build(key_hash):
+        return B.select(*[getattr(B, f) for f in _BOUNCER_FIELDS]).where(B.api_key_hash == key_hash).order_by(B.id)
+
+    rows = _run_cached(("bouncers-with-key",), build, {"key_hash": key_hash})
+    bouncers = [dict(zip(_BOUNCER_FIELDS, row)) for row in rows]
+    for bouncer in bouncers:  # raw rows: booleans come back as 0/1 on SQLite/MySQL
+        bouncer["revoked"], bouncer["auto_created"] = bool(bouncer["revoked"]), bool(bouncer["auto_created"])
+    return bouncers
+
+
+def set_bouncer_last_pull(bouncer_id: int, now: int) -> None:
+    """The per-pull write of the stream, kept as cheap as possible."""
+    B = Bouncer
+
+    def build(now, bouncer_id):
+        return B.update(last_pull=now, updated_at=now).where(B.id == bouncer_id)
+
+    with write_transaction(database_proxy):
+        _run_cached(("bouncer-last-pull",), build, {"now": now, "bouncer_id": bouncer_id}, fetch=False)
 
 
 def create_bouncer(name: str, key_hash: str, now: int, *, ip_address="", auto_created=False, type_="", version="") -> dict | None:

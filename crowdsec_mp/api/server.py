@@ -44,6 +44,11 @@ class RunningServer:
                 channel_timeout=30,
                 # Forwarded headers are trusted (or not) by auth.client_ip, per config.
                 clear_untrusted_proxy_headers=False,
+                # A 100k-decision stream snapshot is ~16 MB: keep it in memory
+                # instead of spilling it to a temp file (default above 1 MB).
+                outbuf_overflow=64 * 1024 * 1024,
+                outbuf_high_watermark=128 * 1024 * 1024,
+                send_bytes=1024 * 1024,
             )
             self.port = self._server.effective_port
             target = self._run_waitress

@@ -92,7 +92,15 @@ def _describe(value) -> str:
     return json.dumps(value)[:64]
 
 
-def _check_fields(obj: dict, prefix: str, required, optional, problems: list):
+#: Longest accepted value of strings stored in bounded columns (models.py):
+#: PostgreSQL and MySQL refuse longer ones, which must be a 422, not a 500.
+MAX_LENGTHS = {
+    "scenario_hash": 255, "scenario_version": 255, "leakspeed": 64, "kind": 64,
+    "decisions.type": 128, "decisions.scope": 128, "decisions.value": 255, "decisions.origin": 255,
+}  # fmt: skip
+
+
+def _check_fields(obj: dict, prefix: str, required, optional, problems: list, section: str = ""):
     for name, kind in required:
         if name not in obj or obj[name] is None:
             problems.append(f"{prefix}{name} in body is required")
@@ -101,6 +109,10 @@ def _check_fields(obj: dict, prefix: str, required, optional, problems: list):
     for name, kind in optional:
         if obj.get(name) is not None and not _type_ok(obj[name], kind):
             problems.append(f"{prefix}{name} in body must be of type {kind}: {_describe(obj[name])}")
+    for name, _ in tuple(required) + tuple(optional):
+        limit = MAX_LENGTHS.get(f"{section}{name}")
+        if limit and isinstance(obj.get(name), str) and len(obj[name]) > limit:
+            problems.append(f"{prefix}{name} in body should be at most {limit} chars long")
 
 
 def _check_meta(items, prefix: str, problems: list):
@@ -152,7 +164,7 @@ def validate_alerts(body) -> list[dict]:
                 if not isinstance(decision, dict):
                     problems.append(f"{prefix}decisions.{d_index} in body must be of type object: {_describe(decision)}")
                     continue
-                _check_fields(decision, d_prefix, _DECISION_REQUIRED, _DECISION_OPTIONAL, problems)
+                _check_fields(decision, d_prefix, _DECISION_REQUIRED, _DECISION_OPTIONAL, problems, "decisions.")
                 duration = decision.get("duration")
                 if isinstance(duration, str):
                     try:
@@ -197,7 +209,7 @@ def new_alert(alert: dict, decisions: list[dict], now: int) -> NewAlert | None:
     scenario, [simulated]}). `until = stop_at + duration` (now when stop_at
     does not parse); Ip/Range decisions whose value is not an IP/CIDR are
     dropped, and the alert too when that leaves it none (spec §4.6). The
-    stored simulated flag is the alert's.
+    stored simulated flag is the alert's, as CrowdSec stores it.
     """
     stop_at = parse_rfc3339_us(alert["stop_at"])
     base = stop_at if stop_at is not None else now
@@ -221,7 +233,9 @@ def new_alert(alert: dict, decisions: list[dict], now: int) -> NewAlert | None:
                 scope=scope,
                 value=decision["value"],
                 origin=decision["origin"],
-                simulated=simulated or bool(decision.get("simulated")),
+                # Stored flag = the alert's (spec alerts.md §4.6), whatever
+                # the decision or profile template said.
+                simulated=simulated,
             )
         )
     if decisions and not rows:

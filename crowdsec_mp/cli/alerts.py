@@ -19,7 +19,7 @@ from crowdsec_mp.api.flush import flush_once
 from crowdsec_mp.api.settings import ApiSettings
 from crowdsec_mp.cli.apiclient import ApiError, client_from_args
 from crowdsec_mp.cli.decisions import InputError, as_text, check_duration, check_ip, check_range
-from crowdsec_mp.cli.render import info, json_text, render, table_text
+from crowdsec_mp.cli.render import cell_text, info, json_text, render, table_text
 from crowdsec_mp.config import load_config
 
 LIST_HEADERS = ["ID", "value", "reason", "country", "as", "decisions", "created_at", "kind"]
@@ -62,6 +62,8 @@ def decisions_summary(alert: dict) -> str:
 
 
 def cmd_list(args) -> int:
+    if args.limit < 0:
+        raise InputError("--limit must be >= 0 (0 = no limit)")
     params = filter_params(args)
     params["limit"] = str(args.limit)
     params["include_capi"] = "true" if args.all else "false"
@@ -112,7 +114,8 @@ def alert_text(alert: dict, details: bool) -> str:
     source = alert.get("source") or {}
     fields = [
         ("ID", alert.get("id")), ("Date", alert.get("created_at")), ("Machine", alert.get("machine_id")),
-        ("Simulation", bool(alert.get("simulated"))), ("Remediation", bool(alert.get("remediation"))),
+        ("Simulation", cell_text(bool(alert.get("simulated")))),
+        ("Remediation", cell_text(bool(alert.get("remediation")))),
         ("Reason", alert.get("scenario")), ("Events Count", alert.get("events_count")),
         ("Scope:Value", f"{source.get('scope', '')}:{source.get('value', '')}"),
         ("Country", source.get("cn", "")), ("AS", as_text(source)),

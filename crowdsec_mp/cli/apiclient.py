@@ -91,7 +91,8 @@ def _error_message(response) -> str:
 class LapiClient:
     """A logged-in machine session on the Local API at `url`."""
 
-    def __init__(self, url: str, login: str, password: str, *, timeout: float = DEFAULT_TIMEOUT):
+    def __init__(self, url: str, login: str, password: str, *, timeout: float = DEFAULT_TIMEOUT,
+                 verify_tls: bool = True):
         self.url = url if url.endswith("/") else url + "/"
         self.login_name = login
         self.password = password
@@ -99,6 +100,7 @@ class LapiClient:
         self.token: str | None = None
         self.session = requests.Session()
         self.session.headers["User-Agent"] = USER_AGENT
+        self.session.verify = verify_tls
 
     def _send(self, method: str, path: str, **kwargs):
         target = urljoin(self.url, path.lstrip("/"))
@@ -106,7 +108,9 @@ class LapiClient:
             return self.session.request(method, target, timeout=self.timeout, **kwargs)
         except requests.RequestException as exc:
             reason = exc.__class__.__name__
-            if isinstance(exc, requests.ConnectionError):
+            if isinstance(exc, requests.exceptions.SSLError):
+                reason = f"TLS error: {exc}"
+            elif isinstance(exc, requests.ConnectionError):
                 reason = "connection refused or host unreachable"
             elif isinstance(exc, requests.Timeout):
                 reason = f"no answer within {self.timeout:g}s"
@@ -165,7 +169,10 @@ def client_from_config(config, *, url: str | None = None) -> tuple[LapiClient, P
     """A client from the credentials file named by `config`; also returns that path."""
     path = credentials_path_of(config)
     credentials = load_credentials(path)
-    return LapiClient(url or credentials["url"], credentials["login"], credentials["password"]), path
+    client_section = config.section("api").get("client") or {}
+    verify_tls = not client_section.get("insecure_skip_verify", False)
+    client = LapiClient(url or credentials["url"], credentials["login"], credentials["password"], verify_tls=verify_tls)
+    return client, path
 
 
 def client_from_args(args) -> LapiClient:

@@ -131,7 +131,8 @@ def cmd_prune(args) -> int:
            headers=["Name", "Last API pull"],
            rows=[[b["name"], rfc3339_seconds(b["last_pull"]) if b["last_pull"] else "never"] for b in stale])
     if not args.force:
-        info(f"{len(stale)} bouncer(s) idle for more than {format_duration(max_idle)}: rerun with --force to delete them")
+        info(f"{len(stale)} bouncer(s) idle for more than {format_duration(max_idle)}: "
+             "rerun with --force to delete them")
         return 0
     for bouncer in stale:
         admin.delete_bouncer(bouncer["name"])

@@ -76,6 +76,8 @@ def as_text(source: dict) -> str:
 
 def list_params(args) -> dict:
     """Query parameters of `GET /v1/alerts` for `decisions list` flags."""
+    if args.limit < 0:
+        raise InputError("--limit must be >= 0 (0 = no limit)")
     params = {"has_active_decision": "true", "include_capi": "false", "limit": str(args.limit)}
     if args.all:
         params["include_capi"] = "true"

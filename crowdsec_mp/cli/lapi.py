@@ -67,7 +67,8 @@ def register(subparsers, common):
 
     reg = sub.add_parser("register", parents=[common], help="register a new (unvalidated) machine")
     reg.add_argument("-u", "--url", help="LAPI URL (default from api.server.listen_uri)")
-    reg.add_argument("-f", "--file", help="credentials file to write ('-' = stdout; default api.client.credentials_path)")
+    reg.add_argument("-f", "--file",
+                     help="credentials file to write ('-' = stdout; default api.client.credentials_path)")
     reg.add_argument("--machine", help="machine name (default: generated)")
     reg.add_argument("--token", help="auto-registration token")
     reg.set_defaults(func=cmd_register)

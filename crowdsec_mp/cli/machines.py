@@ -222,7 +222,8 @@ def register(subparsers, common):
     add.add_argument("-p", "--password", help="machine password")
     add.add_argument("-a", "--auto", action="store_true", help="generate the name and/or password")
     add.add_argument("-i", "--interactive", action="store_true", help="ask for the password")
-    add.add_argument("-f", "--file", help="credentials file to write ('-' = stdout; default api.client.credentials_path)")
+    add.add_argument("-f", "--file",
+                     help="credentials file to write ('-' = stdout; default api.client.credentials_path)")
     add.add_argument("-u", "--url", help="LAPI URL written in the credentials (default from api.server.listen_uri)")
     add.add_argument("--force", action="store_true", help="replace an existing machine / credentials file")
     add.set_defaults(func=cmd_add)

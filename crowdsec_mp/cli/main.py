@@ -17,12 +17,18 @@ from crowdsec_mp.errors import CrowdsecMPError
 
 # Order = order in `--help`.
 COMMAND_MODULES = [
+    "crowdsec_mp.cli.decisions",
+    "crowdsec_mp.cli.alerts",
+    "crowdsec_mp.cli.bouncers",
+    "crowdsec_mp.cli.machines",
     "crowdsec_mp.cli.items",
     "crowdsec_mp.cli.hub",
     "crowdsec_mp.cli.simulation",
     "crowdsec_mp.cli.config_cmd",
     "crowdsec_mp.cli.hubtest",
     "crowdsec_mp.cli.explain",
+    "crowdsec_mp.cli.lapi",
+    "crowdsec_mp.cli.metrics",
 ]
 
 
@@ -69,7 +75,8 @@ def main(argv=None) -> int:
     try:
         return int(args.func(args) or 0)
     except CrowdsecMPError as exc:
-        print(f"cscli-mp: error: {exc}", file=sys.stderr)
+        # cscli's shape (spec/cli.md §1): `Error: cscli <command>: <message>`.
+        print(f"Error: cscli-mp {args.command}: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130

@@ -32,14 +32,23 @@ _LEADING_FLAGS = re.compile(r"^\(\?([imsx]+)\)")
 class DataLines(list):
     """The lines of a `string` file, with a set for O(1) `x in File("f")`."""
 
-    __slots__ = ("members",)
+    __slots__ = ("members", "_matchers")
 
     def __init__(self, lines):
         super().__init__(lines)
         self.members = frozenset(self)
+        self._matchers: dict = {}
 
     def contains_str(self, value: str) -> bool:
         return value in self.members
+
+    def matcher(self, key, build):
+        """A structure derived from the lines (e.g. expr/fastpred.py's matchers),
+        built once per `key` by `build(lines)` and kept with the file."""
+        found = self._matchers.get(key)
+        if found is None:
+            found = self._matchers[key] = build(self)
+        return found
 
 
 class _LRU:

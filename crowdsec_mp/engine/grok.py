@@ -255,7 +255,10 @@ class PatternLibrary:
         cached = self._compiled.get(pattern)
         if cached is not None:
             return cached
-        expansion = self._expand(pattern, where)
+        try:
+            expansion = self._expand(pattern, where)
+        except ConfigError as exc:
+            raise ConfigError(f"{exc} (in grok {pattern!r})") from None
         compiled = self._compile_regex(expansion.regex, pattern, where)
         grok = GrokPattern(pattern, expansion.regex, compiled, expansion.semantics,
                            required_literal(pattern, expansion.regex))

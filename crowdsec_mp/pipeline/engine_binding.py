@@ -119,10 +119,11 @@ class EngineParserStage:
         self.scenarios = items.scenarios()
         self.index = ScenarioIndex(self.scenarios)
         self.expect_mode = TIMEMACHINE if run.mode == "replay" else LIVE
-        self.poured: dict[str, int] = {}
+        #: (scenario name, line src) -> events poured, for cs_bucket_poured_total.
+        self.poured: dict[tuple, int] = {}
 
     def metrics(self) -> dict:
-        return {"poured": dict(self.poured)}
+        return {"poured": [[name, src, count] for (name, src), count in self.poured.items()]}
 
     def process(self, raw, src, labels, module, time_machine=False) -> ParseResult:
         expect_mode = TIMEMACHINE if time_machine else self.expect_mode
@@ -143,8 +144,8 @@ class EngineParserStage:
             if pour.distinct_value is not routing.UNSET:
                 item["d"] = pour.distinct_value
             routed.append((pour.route_key, item))
-            name = self.scenarios[pour.scenario_index].name
-            self.poured[name] = self.poured.get(name, 0) + 1
+            key = (self.scenarios[pour.scenario_index].name, src)
+            self.poured[key] = self.poured.get(key, 0) + 1
         return ParseResult(True, routed)
 
 
@@ -157,7 +158,10 @@ class EngineBucketStage:
         self._next_gc = 0.0
 
     def metrics(self) -> dict:
-        return {"overflowed": dict(self.overflowed), "buckets": len(self.store)}
+        live: dict[str, int] = {}
+        for bucket in self.store.buckets():
+            live[bucket.scenario.name] = live.get(bucket.scenario.name, 0) + 1
+        return {"overflowed": dict(self.overflowed), "buckets": live}
 
     def apply(self, item) -> list:
         evt = wire.event_from_wire(item["evt"])

@@ -34,12 +34,9 @@ class SupervisorCollector:
         self.supervisor = supervisor
         self._procs: dict[int, psutil.Process] = {}
 
-    def _source_types(self) -> dict:
-        return {source.name: source.labels.get("type", "") for source in list(self.supervisor.sources)}
-
     def collect(self):
         sup = self.supervisor
-        types = self._source_types()
+        types = _copy(sup.src_types)
         metrics = _copy(sup.metrics)
         for name, prom, help_text in (
             ("lines_read", "cs_lineread_total", "Lines read per datasource"),
@@ -60,21 +57,34 @@ class SupervisorCollector:
         yield truncated
         yield errors
 
-        poured = CounterMetricFamily("cs_bucket_poured_total", "Events poured per scenario", labels=["name"])
+        poured = CounterMetricFamily("cs_bucket_poured_total", "Events poured per scenario and line source",
+                                     labels=["name", "source", "type"])
         overflowed = CounterMetricFamily("cs_bucket_overflowed_total", "Overflows per scenario", labels=["name"])
-        totals = {"poured": {}, "overflowed": {}}
+        live = GaugeMetricFamily("cs_buckets", "Live buckets per scenario", labels=["name"])
+        live_totals: dict[str, int] = {}
+        poured_totals: dict[tuple, int] = {}
+        overflow_totals: dict[str, int] = {}
         children = list(sup.all_children())
         for child in children:
             stage = (child.stats or {}).get("stage", {}) or {}
-            for key in totals:
-                for scenario, value in (stage.get(key) or {}).items():
-                    totals[key][scenario] = totals[key].get(scenario, 0) + value
-        for scenario, value in sorted(totals["poured"].items()):
-            poured.add_metric([scenario], value)
-        for scenario, value in sorted(totals["overflowed"].items()):
+            # Parser stages report [[scenario, src, count], ...] (msgpack has no tuple keys).
+            for entry in stage.get("poured") or []:
+                if isinstance(entry, list) and len(entry) == 3:
+                    key = (entry[0], entry[1])
+                    poured_totals[key] = poured_totals.get(key, 0) + entry[2]
+            for scenario, value in (stage.get("overflowed") or {}).items():
+                overflow_totals[scenario] = overflow_totals.get(scenario, 0) + value
+            for scenario, value in (stage.get("buckets") or {}).items():
+                live_totals[scenario] = live_totals.get(scenario, 0) + value
+        for (scenario, src), value in sorted(poured_totals.items()):
+            poured.add_metric([scenario, src, types.get(src, "")], value)
+        for scenario, value in sorted(overflow_totals.items()):
             overflowed.add_metric([scenario], value)
+        for scenario, value in sorted(live_totals.items()):
+            live.add_metric([scenario], value)
         yield poured
         yield overflowed
+        yield live
 
         inflight = GaugeMetricFamily("csmp_batches_inflight", "Line batches dispatched, not yet acked")
         inflight.add_metric([], len(_copy(sup.batches)))

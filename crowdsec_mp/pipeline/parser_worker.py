@@ -36,21 +36,29 @@ class BatchParser:
         self.stats = {"lines": 0, "parsed": 0, "unparsed": 0, "stage_errors": 0, "routed": 0}
 
     def parse_batch(self, lines, time_machine: bool = False) -> tuple[list[list], int, int]:
-        """lines -> (per-shard [[seq, item], ...], parsed count, unparsed count)."""
+        """lines -> (per-shard [[seq, item], ...], parsed count, unparsed count).
+
+        `per_src` is then {line src: [parsed, unparsed]} for this batch (metrics per file).
+        """
         per_shard: list[list] = [[] for _ in range(self.shards)]
         parsed = unparsed = 0
+        self.per_src: dict[str, list[int]] = {}
         for seq, (raw, src, labels, module) in enumerate(lines):
+            counts = self.per_src.setdefault(src, [0, 0])
             try:
                 result = self.stage.process(raw, src, labels, module, time_machine)
             except Exception as exc:  # an engine bug on one line must not stop the worker
                 self.stats["stage_errors"] += 1
                 log.debug("line %d raised %r; counted as unparsed", seq, exc)
                 unparsed += 1
+                counts[1] += 1
                 continue
             if result.parsed:
                 parsed += 1
+                counts[0] += 1
             else:
                 unparsed += 1
+                counts[1] += 1
             for route_key, item in result.routed:
                 per_shard[self.shard_for(route_key, self.shards)].append([seq, item])
                 self.stats["routed"] += 1
@@ -108,5 +116,6 @@ def handle_batch(runtime, batch_parser: BatchParser, shard_out, payload) -> None
         runtime.send_data(shard_out[shard], wire.encode("events", {"batch": batch_id, "events": events}))
     runtime.send_control("ack", {
         "worker": runtime.index, "batch": batch_id, "parsed": parsed, "unparsed": unparsed,
-        "source": payload.get("source", ""), "seconds": time.monotonic() - started,
+        "source": payload.get("source", ""), "per_src": batch_parser.per_src,
+        "seconds": time.monotonic() - started,
     })

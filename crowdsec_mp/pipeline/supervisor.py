@@ -25,6 +25,8 @@ Shape (gunicorn's arbiter, in small):
   state (stop) and report to the output -> output flushes alerts and reports
   `output_done` -> parsers get `stop` -> every child has exited. A second
   SIGTERM/SIGINT, or `graceful_timeout`, turns this into TERM then KILL.
+* **Tail positions** are checkpointed every `checkpoint_interval` seconds up to the
+  last line whose batch was acked, and saved in full at a graceful stop.
 * **SIGHUP** reloads: `reload_sources()` (given by the daemon) rebuilds the
   datasources, keeping tail positions, and parser workers are restarted one
   by one after they finished their batches, so they reload parsers/scenarios.
@@ -32,6 +34,7 @@ Shape (gunicorn's arbiter, in small):
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import signal
@@ -116,6 +119,7 @@ class Supervisor:
         child_env: dict | None = None,
         agent: bool = True,
         keep_api_after_replay: bool = False,
+        checkpoint_interval: float = 5.0,
     ):
         self.run = run
         self.sources = list(sources)
@@ -127,6 +131,13 @@ class Supervisor:
         self.batch_lines = batch_lines
         self.crash_limit = crash_limit
         self.positions_path = positions_path
+        #: Live mode: every this many seconds, tail positions whose lines were all
+        #: acked are written to `positions_path`, so a crashed daemon resumes
+        #: there (no loss, and duplicates limited to the unacked batches).
+        self.checkpoint_interval = checkpoint_interval
+        self._position_marks: deque = deque()  # (batch id, source name, positions after it)
+        self._safe_positions: dict[str, dict] = {}
+        self._next_checkpoint = time.monotonic() + checkpoint_interval
         self.reload_sources = reload_sources
         self.progress = progress
         self.child_env = child_env or {}
@@ -156,6 +167,8 @@ class Supervisor:
             "batches_redispatched": 0, "respawns": 0, "killed_stale": 0,
         }
         self._source_cursor = 0
+        #: line src -> labels.type, for the metrics' `type` label.
+        self.src_types: dict[str, str] = {}
         #: Why the daemon stopped early ("" after a normal end).
         self.halt_message = ""
         self._wakeup_r = self._wakeup_w = -1
@@ -261,10 +274,16 @@ class Supervisor:
             batch = self.batches.pop(payload["batch"], None)
             if batch is None:
                 return  # a duplicate of a re-dispatched batch
-            source = batch.source
-            for key, count in (("lines_parsed", payload.get("parsed", 0)),
-                               ("lines_unparsed", payload.get("unparsed", 0))):
-                self.metrics[key][source] = self.metrics[key].get(source, 0) + int(count or 0)
+            per_src = payload.get("per_src")
+            if not isinstance(per_src, dict):
+                per_src = {batch.source: [payload.get("parsed", 0), payload.get("unparsed", 0)]}
+            for src, counts in per_src.items():
+                try:
+                    parsed, unparsed = int(counts[0]), int(counts[1])
+                except (TypeError, ValueError, IndexError):
+                    continue
+                for key, count in (("lines_parsed", parsed), ("lines_unparsed", unparsed)):
+                    self.metrics[key][src] = self.metrics[key].get(src, 0) + count
             worker = self._child("parser", payload["worker"])
             if worker is not None:
                 worker.last_heartbeat = now
@@ -422,7 +441,19 @@ class Supervisor:
             })
             batch = Batch(batch_id, frame, name, len(lines))
             self.batches[batch_id] = batch
-            self.metrics["lines_read"][name] = self.metrics["lines_read"].get(name, 0) + len(lines)
+            if self.positions_path:
+                state = source.save_state()
+                if state:
+                    self._position_marks.append((batch_id, name, state))
+            # Counted per line origin (file path, journalctl filter, syslog peer), the
+            # `source` label CrowdSec uses; the datasource's `type` label goes with it.
+            read = self.metrics["lines_read"]
+            for line in lines:
+                src = line[1]
+                if src not in read:
+                    read[src] = 0
+                    self.src_types[src] = (line[2] or {}).get("type", "")
+                read[src] += 1
             self.metrics["batches_dispatched"] += 1
             if not self._send_batch(batch, worker):
                 self.redispatch.append(batch_id)
@@ -442,6 +473,26 @@ class Supervisor:
         for source in self.sources:
             source.close()
 
+    def checkpoint_positions(self, force: bool = False) -> None:
+        """Write the positions up to which every line has been acked (see __init__)."""
+        if not self.positions_path or self.run.mode != "live":
+            return
+        now = time.monotonic()
+        if not force and now < self._next_checkpoint:
+            return
+        self._next_checkpoint = now + self.checkpoint_interval
+        first_unacked = min(self.batches) if self.batches else self.next_batch
+        advanced = False
+        while self._position_marks and self._position_marks[0][0] < first_unacked:
+            _, name, state = self._position_marks.popleft()
+            self._safe_positions[name] = state
+            advanced = True
+        if advanced:
+            merged = {}
+            for state in self._safe_positions.values():
+                merged.update(state)
+            self._write_positions(merged)
+
     def _collect_positions(self) -> dict:
         positions = {}
         for source in self.sources:
@@ -449,17 +500,19 @@ class Supervisor:
         return positions
 
     def _save_positions(self) -> None:
+        """Graceful stop: everything read will be processed before exit, so read positions are safe."""
         if not self.positions_path:
             return
-        import json
-
         positions = self._collect_positions()
         if positions:
-            os.makedirs(os.path.dirname(self.positions_path), exist_ok=True)
-            tmp = self.positions_path + ".tmp"
-            with open(tmp, "w", encoding="utf-8") as handle:
-                json.dump(positions, handle)
-            os.replace(tmp, self.positions_path)
+            self._write_positions(positions)
+
+    def _write_positions(self, positions: dict) -> None:
+        os.makedirs(os.path.dirname(self.positions_path), exist_ok=True)
+        tmp = self.positions_path + ".tmp"
+        with open(tmp, "w", encoding="utf-8") as handle:
+            json.dump(positions, handle)
+        os.replace(tmp, self.positions_path)
 
     def advance_end(self) -> bool:
         """Move the ordered end forward; True when every child has exited."""
@@ -552,6 +605,8 @@ class Supervisor:
                 self.murder_stale()
                 self.recycle_retiring()
                 worked = self.dispatch()
+                if self.phase == "running":
+                    self.checkpoint_positions()
                 if self.phase != "running":
                     if self.advance_end():
                         break

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from lapi_helpers import running_lapi
+from tests.api.lapi_helpers import running_lapi
 
 
 @pytest.fixture(scope="module")

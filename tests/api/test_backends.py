@@ -14,7 +14,7 @@ from crowdsec_mp.api import admin
 from crowdsec_mp.api.durations import parse_duration
 from crowdsec_mp.api.flush import flush_once
 from crowdsec_mp.api.models import Alert, Decision, Event, MetaItem
-from lapi_helpers import agent_alert, manual_alert, running_lapi
+from tests.api.lapi_helpers import agent_alert, manual_alert, running_lapi
 
 PAST = "2020-01-01T00:00:00Z"
 
@@ -153,6 +153,10 @@ def test_decision_filters(lapi, token):
     assert pick(scenarios_not_containing="ssh", origins="cscli") == ["100.66.0.1"]
     assert pick(value="100.66.0.3") == ["100.66.0.3"]
     assert len(decisions_for(lapi, key, limit="1") or []) == 1
+    every = [d["id"] for d in decisions_for(lapi, key)]
+    assert [d["id"] for d in decisions_for(lapi, key, offset="1")] == every[1:]
+    assert [d["id"] for d in decisions_for(lapi, key, limit="2", offset="1")] == every[1:3]
+    assert [d["id"] for d in decisions_for(lapi, key, id_gt=str(every[-2]))] == every[-1:]
 
 
 def test_simulated_decisions_hidden_unless_asked(lapi, token):
@@ -221,7 +225,9 @@ def test_flush_keeps_alerts_with_active_decisions(lapi, token):
     more = post(lapi, token, [manual_alert(f"100.70.1.{i}", stop_at=PAST) for i in range(3)])
     flush_once(db.__class__(**{**db.__dict__, "flush_max_age": None, "flush_max_items": 1}), lapi.state.now_us())
     alive = {a.id for a in Alert.select(Alert.id).where(Alert.id.in_([int(i) for i in more + ids]))}
-    assert int(more[-1]) in alive and int(more[0]) not in alive and int(ids[1]) in alive
+    # Alerts with id < max_id - max_items go, unless they have an active decision.
+    assert int(more[-1]) in alive and int(more[1]) in alive and int(more[0]) not in alive
+    assert int(ids[1]) in alive
 
 
 def test_admin_functions(lapi):
@@ -240,6 +246,8 @@ def test_admin_functions(lapi):
         admin.delete_bouncer("fw-custom-key")
     with pytest.raises(admin.AdminError, match="invalid bouncer name"):
         admin.add_bouncer("bad name; DROP TABLE")
+    with pytest.raises(admin.AdminError, match="at most 72 bytes"):
+        admin.add_machine("agent-long-password", "p" * 73)
 
     admin.add_machine("agent-x", "pw-123456", validated=False)
     login = {"machine_id": "agent-x", "password": "pw-123456"}
@@ -251,3 +259,46 @@ def test_admin_functions(lapi):
     assert machine["scenarios"] == "a/b,c/d" and machine["is_validated"] and machine["version"] == "v1.0.0"
     admin.delete_machine("agent-x")
     assert lapi.request("POST", "/v1/watchers/login", json=login).status_code == 401
+
+
+def test_like_wildcards_quotes_and_unicode_are_literal(lapi, token):
+    scenarios = ["odd/100%_sure", "odd/back\\slash", "odd/quote'\"", "odd/émoji-🚫"]
+    post(lapi, token, [manual_alert(f"100.71.0.{i}", scenario=s) for i, s in enumerate(scenarios)])
+    post(lapi, token, [manual_alert("user'\"🚫", scope="username", scenario="odd/user")])
+    key = lapi.bouncer_key()
+    by_scenario = lambda word: sorted(d["scenario"] for d in decisions_for(lapi, key, scenarios_containing=word, origins="cscli") or [])  # noqa: E731
+    assert by_scenario("100%_") == ["odd/100%_sure"]
+    assert by_scenario("0%s") == []  # '%' is not a wildcard
+    assert by_scenario("k\\s") == ["odd/back\\slash"]
+    assert by_scenario("'\"") == ["odd/quote'\""]
+    assert by_scenario("🚫") == ["odd/émoji-🚫"]
+    [user] = decisions_for(lapi, key, value="user'\"🚫", scope="username")
+    assert user["value"] == "user'\"🚫"
+    alerts = lapi.as_machine(token, "GET", "/v1/alerts", params={"scenario": "odd/quote'\""}).json()
+    assert [a["scenario"] for a in alerts] == ["odd/quote'\""]
+
+
+@pytest.mark.parametrize(
+    "alerts, status",
+    [
+        ([manual_alert("x" * 300, scope="username")], 422),  # longer than the value column
+        ([dict(manual_alert("100.72.0.1"), scenario_hash="h" * 300)], 422),
+        ([dict(manual_alert("100.72.0.2"), message="nul \u0000 inside")], 400),
+        ([dict(agent_alert("100.72.0.3"), source=dict(agent_alert()["source"], latitude=float("nan")))], 400),
+    ],
+)
+def test_values_a_backend_would_refuse_are_rejected_first(lapi, token, alerts, status):
+    import json as json_module
+
+    before = Alert.select().count()
+    body = json_module.dumps(alerts)  # allow_nan: sends a bare NaN token
+    response = lapi.as_machine(token, "POST", "/v1/alerts", data=body, headers={"Content-Type": "application/json"})
+    assert response.status_code == status, response.text
+    assert Alert.select().count() == before
+
+
+def test_nul_in_query_parameters_is_refused(lapi, token):
+    key = lapi.bouncer_key()
+    assert lapi.as_bouncer(key, "GET", "/v1/decisions", params={"value": "a\x00b"}).status_code == 400
+    assert lapi.as_machine(token, "GET", "/v1/alerts", params={"scenario": "a\x00b"}).status_code == 400
+    assert lapi.as_machine(token, "DELETE", "/v1/decisions", params={"value": "\x00"}).status_code == 400

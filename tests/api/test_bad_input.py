@@ -10,7 +10,7 @@ import jwt
 import pytest
 
 from crowdsec_mp.api.models import ALL_MODELS
-from lapi_helpers import agent_alert, manual_alert
+from tests.api.lapi_helpers import agent_alert, manual_alert
 
 SQL = "' OR '1'='1\"; DROP TABLE decisions; --"
 
@@ -240,6 +240,9 @@ def test_register_then_validate_heartbeat_refresh_and_unregister(sqlite_lapi):
     assert (created.status_code, created.content) == (201, b"")
     assert_json_error(sqlite_lapi.request("POST", "/v1/watchers", json=credentials), 403, "user 'reg-test': user already exist")
     assert_json_error(sqlite_lapi.request("POST", "/v1/watchers", json={"machine_id": "r2"}), 422, "password in body is required")
+    too_long = {"machine_id": "r4", "password": "é" * 40}  # 80 bytes: more than bcrypt uses
+    assert_json_error(sqlite_lapi.request("POST", "/v1/watchers", json=too_long), 422, "at most 72 bytes")
+    assert_json_error(sqlite_lapi.request("POST", "/v1/watchers/login", json=too_long), 401)
     assert_json_error(sqlite_lapi.request("POST", "/v1/watchers", json={**credentials, "machine_id": "r3", "registration_token": "short"}), 422)
     assert_json_error(sqlite_lapi.request("POST", "/v1/watchers/login", json=credentials), 401, "not validated")
     admin.validate_machine("reg-test")

@@ -11,7 +11,7 @@ import pytest
 
 from crowdsec_mp.api import admin
 from crowdsec_mp.api.models import Bouncer, Machine
-from lapi_helpers import manual_alert, running_lapi
+from tests.api.lapi_helpers import manual_alert, running_lapi
 
 TOKEN = "a" * 40
 

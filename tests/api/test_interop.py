@@ -8,7 +8,7 @@ import pytest
 
 pycrowdsec_client = pytest.importorskip("pycrowdsec.client")
 
-from lapi_helpers import manual_alert  # noqa: E402
+from tests.api.lapi_helpers import manual_alert  # noqa: E402
 
 AGENT_UA = "crowdsec/v1.6.3-4851945a-docker"
 

@@ -14,7 +14,7 @@ import pytest
 import requests
 import yaml
 
-from lapi_helpers import DEFAULT_PROFILES
+from tests.api.lapi_helpers import DEFAULT_PROFILES
 
 REPO = Path(__file__).resolve().parents[2]
 

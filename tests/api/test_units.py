@@ -15,7 +15,7 @@ from crowdsec_mp.api.timefmt import go_time_string, parse_rfc3339_us, rfc3339_se
 from crowdsec_mp.api.wire import validate_alerts
 from crowdsec_mp.errors import ConfigError
 
-from lapi_helpers import agent_alert
+from tests.api.lapi_helpers import agent_alert
 
 
 @pytest.mark.parametrize(
@@ -252,3 +252,29 @@ def test_fast_decision_json_equals_json_dumps_of_dicts():
         assert bouncer_decisions_json(rows, now, with_uuid=with_uuid) == expected
     assert json.loads(bouncer_decisions_json(rows, now, with_uuid=True))[1]["duration"] == "-1m30s"
     assert bouncer_decisions_json([], now, with_uuid=True) == "[]"
+
+
+def test_cached_sql_swaps_values_and_keeps_shapes_apart(tmp_path):
+    from crowdsec_mp.api import queries
+    from crowdsec_mp.api.db import open_database
+    from crowdsec_mp.api.models import Machine, database_proxy
+    from crowdsec_mp.api.settings import DbSettings
+
+    open_database(DbSettings(type="sqlite", db_path=tmp_path / "cache.db"))
+    for index in range(5):
+        Machine.create(machine_id=f"m{index}", password="x", created_at=index, updated_at=index)
+
+    def between(low, high):
+        return Machine.select(Machine.machine_id).where(Machine.created_at >= low, Machine.created_at <= high).order_by(Machine.id)
+
+    run = lambda low, high: [r[0] for r in queries._run_cached(("test-between",), between, {"low": low, "high": high})]  # noqa: E731
+    assert run(1, 2) == ["m1", "m2"]
+    assert run(3, 4) == ["m3", "m4"]  # same SQL text, new values
+    assert run(0, 0) == ["m0"]
+
+    def shifted(low):  # the value is transformed before it reaches SQL: never cached wrongly
+        return Machine.select(Machine.machine_id).where(Machine.created_at == low + 1)
+
+    assert [r[0] for r in queries._run_cached(("test-shifted",), shifted, {"low": 1})] == ["m2"]
+    assert [r[0] for r in queries._run_cached(("test-shifted",), shifted, {"low": 2})] == ["m3"]
+    database_proxy.close()

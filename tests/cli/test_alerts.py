@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from datetime import datetime, timedelta, timezone
 
 import pytest
 import yaml
@@ -12,15 +13,25 @@ import yaml
 from crowdsec_mp.cli.apiclient import LapiClient
 
 
+def ago(seconds: int) -> str:
+    return (datetime.now(timezone.utc) - timedelta(seconds=seconds)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+START_AT = ago(30)
+
+
 def agent_alert(ip: str, scenario: str = "crowdsecurity/ssh-bf", decisions=None) -> dict:
-    """An alert as an agent posts it (alerts.md §1), with context and one event."""
+    """An alert as an agent posts it (alerts.md §1), with context and one event.
+
+    Decisions last from stop_at, so the times are recent: its decision is active.
+    """
     return {
         "scenario": scenario, "scenario_hash": "abc", "scenario_version": "0.3",
         "message": f"Ip {ip} performed '{scenario}'", "events_count": 6,
-        "start_at": "2026-01-02T08:01:00Z", "stop_at": "2026-01-02T08:01:03Z",
+        "start_at": START_AT, "stop_at": ago(5),
         "capacity": 5, "leakspeed": "10s", "simulated": False, "remediation": True, "kind": "crowdsec",
         "source": {"scope": "Ip", "value": ip, "ip": ip, "cn": "FR", "as_number": "64500", "as_name": "EXAMPLE-AS"},
-        "events": [{"timestamp": "2026-01-02T08:01:00Z",
+        "events": [{"timestamp": START_AT,
                     "meta": [{"key": "log_type", "value": "ssh_failed-auth"}]}],
         "meta": [{"key": "target_user", "value": json.dumps(["root", "admin"])}],
         "decisions": decisions if decisions is not None else [
@@ -43,7 +54,7 @@ def test_list_human_json_raw(cli, lapi):
         "ID", "value", "reason", "country", "as", "decisions", "created_at", "kind"]
     assert [c.strip() for c in lines[2].split("|")] == [
         str(alert_id), "Ip:192.0.2.20", "crowdsecurity/ssh-bf", "FR", "64500 EXAMPLE-AS", "ban:1",
-        "2026-01-02T08:01:00Z", "crowdsec"]
+        START_AT, "crowdsec"]
 
     data = json.loads(cli("-c", lapi.config_path, "-o", "json", "alerts", "list", "-i", "192.0.2.20").out)
     assert [a["id"] for a in data] == [alert_id]
@@ -52,7 +63,7 @@ def test_list_human_json_raw(cli, lapi):
     rows = list(csv.reader(io.StringIO(raw.out)))
     assert rows[0] == ["id", "scope", "value", "reason", "country", "as", "decisions", "created_at", "kind", "machine"]
     assert rows[1] == [str(alert_id), "Ip", "192.0.2.20", "crowdsecurity/ssh-bf", "FR", "64500 EXAMPLE-AS", "ban:1",
-                       "2026-01-02T08:01:00Z", "crowdsec", lapi.machine]
+                       START_AT, "crowdsec", lapi.machine]
 
 
 def test_decisions_column_counts_types(cli, lapi):
@@ -80,6 +91,7 @@ def test_inspect(cli, lapi):
     assert f" - ID           : {alert_id}" in human.out
     assert " - Scope:Value  : Ip:192.0.2.21" in human.out
     assert " - Reason       : crowdsecurity/ssh-bf" in human.out
+    assert " - Simulation   : false" in human.out
     # One context row per value of the JSON-encoded list.
     assert "target_user | root" in human.out and "target_user | admin" in human.out
     assert "Ip:192.0.2.21" in human.out.split(" - Decisions:")[1]
@@ -127,6 +139,7 @@ def test_delete_unknown_id_and_no_filter(cli, lapi):
     (["alerts", "list", "-i", "1.2.3.400"], "1.2.3.400 is not a valid ip"),
     (["alerts", "list", "-r", "bad/8"], "bad/8 is not a valid range"),
     (["alerts", "list", "--until", "5 days"], "invalid duration '5 days'"),
+    (["alerts", "list", "-l", "-3"], "--limit must be >= 0"),
     (["alerts", "delete", "-i", "x"], "x is not a valid ip"),
     (["alerts", "flush", "--max-age", "forever"], "invalid duration 'forever'"),
     (["alerts", "flush", "--max-items", "0"], "--max-items must be a positive integer"),
@@ -151,8 +164,12 @@ def test_flush_keeps_alerts_with_active_decisions(cli, lapi):
                 "scenario": "x/old"}]
     [old_id] = push(lapi, agent_alert("192.0.2.40", scenario="x/old", decisions=expired))
     [active_id] = push(lapi, agent_alert("192.0.2.41"))
+    push(lapi, agent_alert("192.0.2.42"), agent_alert("192.0.2.43"))
+    # max-items 1: every alert but the newest is beyond the limit; only the active one survives.
     result = cli("-c", lapi.config_path, "alerts", "flush", "--max-items", "1")
     assert result.code == 0, result.err
     assert "alert(s) flushed" in result.err
     assert "not found" in cli("-c", lapi.config_path, "alerts", "inspect", old_id).err
     assert cli("-c", lapi.config_path, "alerts", "inspect", active_id).code == 0
+    active = json.loads(cli("-c", lapi.config_path, "-o", "json", "alerts", "inspect", active_id).out)
+    assert not active["decisions"][0]["duration"].startswith("-")

@@ -33,7 +33,8 @@ def test_add_then_list_human(cli, lapi):
 
 
 def test_list_json_and_raw(cli, lapi):
-    assert cli("-c", lapi.config_path, "decisions", "add", "-i", "192.0.2.8", "-t", "captcha", "-R", "test reason").code == 0
+    added = cli("-c", lapi.config_path, "decisions", "add", "-i", "192.0.2.8", "-t", "captcha", "-R", "test reason")
+    assert added.code == 0, added.err
     data = json.loads(cli("-c", lapi.config_path, "-o", "json", "decisions", "list", "-i", "192.0.2.8").out)
     assert len(data) == 1
     alert = data[0]
@@ -112,6 +113,7 @@ def test_delete_needs_a_filter(cli, lapi):
     (["decisions", "list", "-i", "300.1.1.1"], "300.1.1.1 is not a valid ip"),
     (["decisions", "list", "-r", "10.0.0.1"], "10.0.0.1 is not a valid range"),
     (["decisions", "list", "--since", "yesterday"], "invalid duration 'yesterday'"),
+    (["decisions", "list", "-l", "-1"], "--limit must be >= 0"),
     (["decisions", "delete", "-i", "abc"], "abc is not a valid ip"),
     (["decisions", "delete", "--id", "x1"], "invalid decision ID 'x1'"),
 ])
@@ -204,3 +206,43 @@ def test_import_unknown_format(cli, lapi, tmp_path):
     result = cli("-c", lapi.config_path, "decisions", "import", "-i", values)
     assert result.code == 1
     assert "--format" in result.err
+
+
+def test_delete_range_contained(cli, lapi):
+    for ip in ("192.0.2.130", "192.0.2.131"):
+        assert cli("-c", lapi.config_path, "decisions", "add", "-i", ip).code == 0
+    # Without --contained the range filter matches decisions *containing* the /28: none here.
+    plain = cli("-c", lapi.config_path, "decisions", "delete", "-r", "192.0.2.128/28")
+    assert "0 decision(s) deleted" in plain.err
+    contained = cli("-c", lapi.config_path, "decisions", "delete", "-r", "192.0.2.128/28", "--contained")
+    assert contained.code == 0, contained.err
+    assert "2 decision(s) deleted" in contained.err
+
+
+def test_simulated_decisions(cli, lapi):
+    from crowdsec_mp.cli.apiclient import LapiClient
+    from crowdsec_mp.cli.decisions import manual_alert
+
+    alert = manual_alert(scope="Ip", value="192.0.2.140", duration="1h", type_="ban", reason="x/simulated")
+    alert["simulated"] = True
+    LapiClient(lapi.url, lapi.machine, lapi.password).request("POST", "v1/alerts", json_body=[alert])
+    listed = cli("-c", lapi.config_path, "decisions", "list", "-i", "192.0.2.140")
+    row = [c.strip() for c in listed.out.splitlines()[2].split("|")]
+    assert row[4] == "(simul)ban"
+    hidden = cli("-c", lapi.config_path, "decisions", "list", "-i", "192.0.2.140", "--no-simu")
+    assert hidden.out == "No active decisions\n"
+
+
+def test_type_filter(cli, lapi):
+    assert cli("-c", lapi.config_path, "decisions", "add", "-i", "192.0.2.150", "-t", "throttle").code == 0
+    assert [d["type"] for d in decisions_for(cli, lapi, "-t", "throttle")] == ["throttle"]
+
+
+def test_list_all_and_limit(cli, lapi):
+    for ip in ("192.0.2.160", "192.0.2.161"):
+        assert cli("-c", lapi.config_path, "decisions", "add", "-i", ip).code == 0
+    everything = json.loads(cli("-c", lapi.config_path, "-o", "json", "decisions", "list", "-a").out)
+    values = {d["value"] for alert in everything for d in alert["decisions"]}
+    assert {"192.0.2.160", "192.0.2.161"} <= values
+    one = json.loads(cli("-c", lapi.config_path, "-o", "json", "decisions", "list", "-l", "1").out)
+    assert len(one) == 1

@@ -123,3 +123,19 @@ def test_prune_unvalidated(cli, lapi):
 def test_prune_bad_duration(cli, lapi):
     result = cli("-c", lapi.config_path, "machines", "prune", "-d", "soon")
     assert result.code == 1 and "invalid duration 'soon'" in result.err
+
+
+def test_add_defaults_to_configured_credentials_file_and_url(cli, tmp_path):
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        "db_config:\n  type: sqlite\n  db_path: ./crowdsec.db\n"
+        "api:\n  client:\n    credentials_path: ./creds/agent.yaml\n  server:\n    listen_uri: 127.0.0.1:8099\n"
+    )
+    (tmp_path / "creds").mkdir()
+    result = cli("-c", config, "machines", "add", "local", "-p", "pw")
+    assert result.code == 0, result.err
+    written = tmp_path / "creds" / "agent.yaml"
+    assert f"API credentials written to '{written}'." in result.err
+    assert load_credentials(written) == {"url": "http://127.0.0.1:8099/", "login": "local", "password": "pw"}
+    again = cli("-c", config, "machines", "add", "other", "-p", "pw")
+    assert again.code == 1 and str(written) in again.err

@@ -152,7 +152,9 @@ def test_scenario_index_candidates():
     index = ScenarioIndex(specs)
     names = lambda meta: [s.name for s in index.candidates(Event(Meta=StrMap(meta)))]
     assert names({"log_type": "ssh"}) == ["a", "c"]
-    assert names({"log_type": "http", "path": "/p"}) == ["b", "c", "d"]
-    assert names({"log_type": "other", "path": "/p"}) == ["b", "c"]
+    assert names({"log_type": "http", "path": "x"}) == ["b", "c", "d"]
+    assert names({"log_type": "other", "path": "x"}) == ["b", "c"]
+    # Exact text tests: Upper("/p") does not contain "X", Lower("/p") != "x".
+    assert names({"log_type": "http", "path": "/p"}) == ["c"]
     assert names({"path": 3}) == ["b", "c"]  # a non-string keeps text tests (they would error)
     assert [s.name for s in ScenarioIndex(specs, enabled=False).candidates(Event())] == ["a", "b", "c", "d"]

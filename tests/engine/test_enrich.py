@@ -91,12 +91,32 @@ def test_geoip_city_record_without_country(geoip):
         "IsoCode": "", "IsInEU": "false", "Latitude": "48.690960", "Longitude": "9.140620"}
 
 
-@pytest.mark.parametrize("value", ["", "not-an-ip", "8.8.8.8", "1.2.3.4", "999.1.1.1"])
-def test_geoip_nothing_for_unknown_or_invalid(geoip, value):
+@pytest.mark.parametrize("value", ["", "not-an-ip", "999.1.1.1", "1.2.3"])
+def test_geoip_nothing_for_empty_or_invalid(geoip, value):
     ctx = make_ctx(geoip=geoip)
     evt = new_log_event("x")
     for method in ("GeoIpCity", "GeoIpASN", "IpToRange"):
         assert METHODS[method](value, evt, ctx) == {}
+
+
+@pytest.mark.parametrize("value", ["8.8.8.8", "1.2.3.4", "192.168.0.1", "2001:db8::1"])
+def test_geoip_address_without_record_reads_the_zero_record(geoip, value):
+    """CrowdSec's MaxMind library returns an empty record for an unknown address
+    (crowdsec-testdata parsers/geoip-enrich: IsInEU false for 1.0.0.1)."""
+    ctx = make_ctx(geoip=geoip)
+    evt = new_log_event("x")
+    assert METHODS["GeoIpCity"](value, evt, ctx) == {
+        "IsoCode": "", "IsInEU": "false", "Latitude": "0.000000", "Longitude": "0.000000"}
+    assert METHODS["GeoIpASN"](value, evt, ctx) == {"ASNNumber": "0", "ASNumber": "0", "ASNOrg": ""}
+    assert METHODS["IpToRange"](value, evt, ctx) == {}
+
+
+def test_geoip_address_only_in_asn_database(geoip):
+    # 1.0.0.0/24 is in the ASN database only (crowdsec-testdata geoip-enrich, test1).
+    ctx = make_ctx(geoip=geoip)
+    evt = new_log_event("x")
+    assert METHODS["GeoIpCity"]("1.0.0.1", evt, ctx)["IsInEU"] == "false"
+    assert METHODS["GeoIpASN"]("1.0.0.1", evt, ctx)["ASNOrg"] == "Google Inc."
 
 
 def test_geoip_asn(geoip):
@@ -199,6 +219,6 @@ def test_geoip_only_one_database(tmp_path, shared_hub):
     databases = GeoIPDatabases.open(tmp_path)
     ctx = make_ctx(geoip=databases)
     evt = new_log_event("x")
-    assert METHODS["GeoIpCity"]("81.2.69.142", evt, ctx) == {}
+    assert METHODS["GeoIpCity"]("81.2.69.142", evt, ctx) == {}  # no City database at all
     assert METHODS["GeoIpASN"]("1.128.0.1", evt, ctx)["ASNNumber"] == "1221"
     databases.close()

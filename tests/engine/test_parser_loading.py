@@ -6,7 +6,7 @@ from crowdsec_mp.engine.grok import PatternLibrary
 from crowdsec_mp.engine.parser import load_parsers
 from crowdsec_mp.errors import ConfigError
 
-from test_parser_support import Recorder, log_event, make_ctx, make_tree
+from tests.engine.test_parser_support import Recorder, log_event, make_ctx, make_tree
 
 RAW = "s00-raw"
 

@@ -2,7 +2,7 @@
 
 from crowdsec_mp.engine.event import ZERO_TIME
 
-from test_parser_support import FIXED_NOW, Recorder, log_event, make_tree
+from tests.engine.test_parser_support import FIXED_NOW, Recorder, log_event, make_tree
 
 RAW = "s00-raw"
 PARSE = "s01-parse"

@@ -7,7 +7,7 @@ import pytest
 from crowdsec_mp.engine.event import OVFLW, Alert, Event, RuntimeAlert, Source
 from crowdsec_mp.engine.parser.values import assign_target, parse_go_duration, static_value_text
 
-from test_parser_support import Recorder, log_event, make_ctx, make_tree
+from tests.engine.test_parser_support import Recorder, log_event, make_ctx, make_tree
 
 RAW = "s00-raw"
 

@@ -15,18 +15,15 @@ from crowdsec_mp.engine.grok import PatternLibrary
 from crowdsec_mp.engine.parser import load_parsers
 from crowdsec_mp.engine.parser.spec import StringScalarLoader
 
-from test_parser_support import make_ctx
+from tests.engine.test_parser_support import make_ctx
 
-from conftest import SHARED_DIR
+from tests.conftest import SHARED_DIR
 
 CASES_DIR = SHARED_DIR / "crowdsec-testdata" / "parsers" if SHARED_DIR else None
 CASES = sorted(p.name for p in CASES_DIR.iterdir() if (p / "test.yaml").is_file()) if CASES_DIR else []
 
 #: Cases that cannot pass here, with the reason (strict xfail).
-EXPECTED_FAILURES = {
-    "geoip-enrich": "enrich.geoip returns nothing for an IP without a City record; CrowdSec's "
-                    "case expects IsInEU=false from a zero record (spec/parsers.md §6.2 says nothing)",
-}
+EXPECTED_FAILURES: dict = {}
 
 #: The reverse-dns case needs a resolver: an offline table with the answers it expects.
 PTR_RECORDS = {"1.1.1.1": "one.one.one.one."}

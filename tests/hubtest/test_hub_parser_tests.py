@@ -12,7 +12,7 @@ import yaml
 
 from crowdsec_mp.hubtest import HubTestOptions, run_test
 
-from conftest import SHARED_DIR
+from tests.conftest import SHARED_DIR
 
 #: Syslog-style dates without a year get this year; hub asserts were generated in 2026.
 ASSERT_YEAR = 2026

@@ -5,7 +5,7 @@ import yaml
 
 from crowdsec_mp import __version__
 from crowdsec_mp.daemon import main
-from daemon_env import make_config
+from tests.integration.daemon_env import make_config
 
 
 def test_version(capsys):

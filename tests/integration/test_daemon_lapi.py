@@ -15,7 +15,7 @@ import pytest
 import requests
 import yaml
 
-from daemon_env import REPO, daemon_env, make_config, run_daemon
+from tests.integration.daemon_env import REPO, daemon_env, make_config, run_daemon
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(180)]
 
@@ -39,7 +39,9 @@ def attack_log(path, ip="45.13.7.9", count=12):
 
 def test_alerts_survive_lapi_outage_and_reach_the_lapi(tmp_path):
     port = free_port()
+    metrics_port = free_port()
     config = make_config(tmp_path, workers=1, shards=1, api=True, extra={
+        "prometheus": {"enabled": True, "listen_addr": "127.0.0.1", "listen_port": metrics_port},
         "api": {"server": {"enable": True, "listen_uri": f"127.0.0.1:{port}",
                            "profiles_path": str(REPO / "conf.d" / "profiles.yaml")}},
         "db_config": {"type": "sqlite", "db_path": str(tmp_path / "crowdsec.db")},
@@ -97,6 +99,23 @@ def test_alerts_survive_lapi_outage_and_reach_the_lapi(tmp_path):
             time.sleep(0.5)
         else:
             raise AssertionError("live lines did not produce a decision")
+        # 4. The Prometheus endpoint, as `cscli-mp metrics` reads it (children report by heartbeat).
+        from crowdsec_mp.cli.metrics import aggregate
+        from prometheus_client.parser import text_string_to_metric_families
+
+        live_log = str(tmp_path / "live.log")
+        deadline = time.monotonic() + 15
+        while True:
+            text = requests.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5).text
+            samples = [(s.name, s.labels, s.value) for f in text_string_to_metric_families(text) for s in f.samples]
+            table = aggregate(samples)
+            acquisition = table["acquisition"].get(live_log, {})
+            if acquisition.get("pour") or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
+        assert acquisition["reads"] == 12 and acquisition["parsed"] == 12
+        assert acquisition["pour"] >= 12
+        assert table["scenarios"]["crowdsec-mp/ssh-bf"]["overflow"] >= 1
         deadline = time.monotonic() + 20
         while os.listdir(queue) and time.monotonic() < deadline:
             time.sleep(0.2)

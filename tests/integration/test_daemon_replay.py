@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from daemon_env import REPO, make_config, run_daemon
+from tests.integration.daemon_env import daemon_env, make_config, run_daemon
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 
@@ -70,8 +70,6 @@ def test_sigkill_of_a_parser_mid_replay_with_the_real_engine(tmp_path, shared_di
                     "--lines", "60000", "--seed", "5", "--out", str(log_path)], check=True, capture_output=True)
     config = make_config(tmp_path, workers=2, shards=2)
     dump = tmp_path / "dump"
-    from daemon_env import daemon_env
-
     daemon = subprocess.Popen([sys.executable, "-m", "crowdsec_mp.daemon", "-c", str(config), "-dsn",
                                f"file://{log_path}", "-type", "syslog", "-no-api", "-dump-data", str(dump)],
                               env=daemon_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

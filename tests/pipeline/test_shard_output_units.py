@@ -144,17 +144,30 @@ def test_metrics_endpoint_exposes_supervisor_counts(tmp_path):
     source = FileSource("auth", [str(tmp_path / "x.log")], {"type": "syslog"})
     source.counters["lines_truncated"] = 2
     sup = Supervisor(RunSpec(run_dir=str(tmp_path / "run"), parser_workers=1, bucket_shards=1), [source])
-    sup.metrics["lines_read"]["auth"] = 7
-    sup.metrics["lines_unparsed"]["auth"] = 3
-    sup.shards[0].stats = {"applied": 5, "stage": {"overflowed": {"a/b": 2}}}
+    sup.metrics["lines_read"]["/var/log/auth.log"] = 7
+    sup.metrics["lines_unparsed"]["/var/log/auth.log"] = 3
+    sup.src_types["/var/log/auth.log"] = "syslog"
+    sup.shards[0].stats = {"applied": 5, "stage": {"overflowed": {"a/b": 2}, "buckets": {"a/b": 3}}}
+    sup.parsers[0].stats = {"stage": {"poured": [["a/b", "/var/log/auth.log", 4]]}}
     server = MetricsServer.start(sup, "127.0.0.1", 0)
     try:
         text = requests.get(f"http://127.0.0.1:{server.port}/metrics", timeout=5).text
     finally:
         server.close()
-    assert 'cs_lineread_total{source="auth",type="syslog"} 7.0' in text
-    assert 'cs_parser_hits_ko_total{source="auth",type="syslog"} 3.0' in text
+    assert 'cs_lineread_total{source="/var/log/auth.log",type="syslog"} 7.0' in text
+    assert 'cs_parser_hits_ko_total{source="/var/log/auth.log",type="syslog"} 3.0' in text
+    assert 'cs_bucket_poured_total{name="a/b",source="/var/log/auth.log",type="syslog"} 4.0' in text
     assert 'csmp_lines_truncated_total{source="auth"} 2.0' in text
     assert 'cs_bucket_overflowed_total{name="a/b"} 2.0' in text
     assert 'csmp_process_stat{process="shard-0",stat="applied"} 5.0' in text
     assert 'csmp_process_resident_memory_bytes{process="supervisor"}' in text
+    # What `cscli-mp metrics` (cli/metrics.py) reads from this endpoint.
+    from crowdsec_mp.cli.metrics import aggregate
+    from prometheus_client.parser import text_string_to_metric_families
+
+    samples = [(s.name, s.labels, s.value) for f in text_string_to_metric_families(text) for s in f.samples]
+    table = aggregate(samples)
+    assert table["acquisition"]["/var/log/auth.log"]["reads"] == 7
+    assert table["acquisition"]["/var/log/auth.log"]["pour"] == 4
+    assert table["scenarios"]["a/b"]["overflow"] == 2
+    assert table["scenarios"]["a/b"]["curr_count"] == 3

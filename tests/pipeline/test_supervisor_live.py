@@ -10,7 +10,7 @@ import time
 import psutil
 import pytest
 
-from standin_harness import canonical, expected_standin_alerts, standin  # noqa: F401 (fixture)
+from tests.pipeline.standin_harness import canonical, expected_standin_alerts, standin  # noqa: F401 (fixture)
 
 pytestmark = [pytest.mark.timeout(120), pytest.mark.e2e]
 
@@ -136,3 +136,29 @@ def test_second_sigint_means_quick_shutdown_and_no_child_is_left(tmp_path, stand
     assert run.wait(timeout=30) == 0, run.stderr
     gone, alive = psutil.wait_procs(children, timeout=10)
     assert alive == []
+
+
+def test_killed_supervisor_resumes_from_acked_checkpoint(tmp_path, standin):
+    log = tmp_path / "app.log"
+    log.write_text("")
+    state = tmp_path / "state"
+    positions = state / "positions.json"
+    common = dict(mode="live", patterns=[str(log)], parsers=2, shards=1, state_dir=str(state),
+                  positions_path=str(positions), checkpoint_interval=0.2, extras={"capacity": 1})
+    first = standin(**common).start()
+    wait_started(first, 2)
+    append(log, make_lines(0, 60))
+    wait_for(lambda: len(first.alerts()) == 60, what="first lines")
+    wait_for(lambda: positions.exists() and json.loads(positions.read_text())[str(log)]["offset"]
+             == log.stat().st_size, what="checkpoint")
+    children = psutil.Process(first.process.pid).children()
+    first.process.kill()  # no graceful stop: the checkpoint is all there is
+    first.process.wait()
+    psutil.wait_procs(children, timeout=10)  # children notice their parent is gone
+    append(log, make_lines(60, 90))  # written while nothing runs
+    second = standin(**common).start()
+    wait_started(second, 2)
+    wait_for(lambda: len(second.alerts()) >= 30, what="lines written while down")
+    second.process.send_signal(signal.SIGTERM)
+    assert second.wait() == 0, second.stderr
+    assert sorted(a["ns"][0] for a in first.alerts() + second.alerts()) == list(range(90))

@@ -11,7 +11,7 @@ import time
 import psutil
 import pytest
 
-from standin_harness import canonical, expected_standin_alerts, standin, write_log  # noqa: F401 (fixture)
+from tests.pipeline.standin_harness import canonical, expected_standin_alerts, standin, write_log  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -23,8 +23,10 @@ def test_replay_output_is_independent_of_process_counts(tmp_path, standin, parse
                   extras={"capacity": 3, "expect_time_machine": True}, batch_lines=37)
     assert run.run() == 0, run.stderr
     assert canonical(run.alerts()) == canonical(expected_standin_alerts(lines, 3))
-    assert run.metrics["lines_read"] == {"test": 1500}
-    assert run.metrics["lines_unparsed"]["test"] == len([l for l in lines if "garbage" in l])
+    log = str(tmp_path / "in.log")
+    assert run.metrics["lines_read"] == {log: 1500}
+    assert run.metrics["lines_unparsed"] == {log: len([l for l in lines if "garbage" in l])}
+    assert run.metrics["lines_parsed"] == {log: len([l for l in lines if "garbage" not in l])}
 
 
 def children_of(pid, role):
@@ -97,9 +99,9 @@ def test_huge_line_and_binary_garbage_are_counted_and_pipeline_carries_on(tmp_pa
     assert run.metrics["source_counters"]["lines_truncated"] == 1
     # The 1 MB line (truncated) and the garbage (split on its newline bytes) reach
     # the parsers and are counted as unparsed, not dropped on the way.
-    unparsed = run.metrics["lines_unparsed"]["test"]
+    unparsed = run.metrics["lines_unparsed"][str(log)]
     assert unparsed >= 2
-    assert run.metrics["lines_parsed"]["test"] + unparsed == run.metrics["lines_read"]["test"]
+    assert run.metrics["lines_parsed"][str(log)] + unparsed == run.metrics["lines_read"][str(log)]
 
 
 def test_wedged_parser_is_killed_by_the_heartbeat_watchdog_and_its_batch_redone(tmp_path, standin):
@@ -130,4 +132,4 @@ def test_killed_shard_is_respawned_and_the_replay_completes(tmp_path, standin):
     assert run.metrics["respawns"] == 1
     # That shard's open buckets died with it (logged); everything after still flows.
     assert "lost its buckets" in run.stderr
-    assert run.metrics["lines_read"] == {"test": 1500}
+    assert run.metrics["lines_read"] == {str(tmp_path / "in.log"): 1500}

@@ -25,7 +25,7 @@ def list_decisions():
     rows = queries.active_decisions(filt, now)
     bouncer = g.bouncer
     if bouncer["last_pull"] is None or now - bouncer["last_pull"] >= auth.LAST_PULL_MIN_INTERVAL_US:
-        queries.update_bouncer(bouncer["id"], now, last_pull=now)
+        queries.set_bouncer_last_pull(bouncer["id"], now)
     # Go returns a nil slice as null when nothing matches (spec §1).
     body = wire.bouncer_decisions_json(rows, now, with_uuid=False) if rows else "null"
     return Response(body, status=200, mimetype="application/json")
@@ -50,7 +50,7 @@ def stream():
         '{"new":' + wire.bouncer_decisions_json(new_rows, now, with_uuid=True)
         + ',"deleted":' + wire.bouncer_decisions_json(deleted_rows, now, with_uuid=True) + "}"
     )
-    queries.update_bouncer(bouncer["id"], now, last_pull=now)
+    queries.set_bouncer_last_pull(bouncer["id"], now)
     return Response(body, status=200, mimetype="application/json")
 
 

@@ -42,6 +42,9 @@ def register():
     machine_id, password = _credentials(body, status=422, jwt_style=False)
     if len(machine_id) > 255:
         raise APIError(422, "validation failure list:\nmachine_id in body should be at most 255 chars long")
+    problem = auth.password_problem(password)
+    if problem:
+        raise APIError(422, f"validation failure list:\n{problem}")
     token = body.get("registration_token")
     if token is not None and (not isinstance(token, str) or not 32 <= len(token) <= 255):
         raise APIError(422, "validation failure list:\nregistration_token in body should be a string of 32 to 255 chars")

@@ -53,6 +53,15 @@ _LIST_ITEM = re.compile(r"\s*(?:" + _STR + r")\s*(?:,|$)")
 #: Cached candidate tuples are dropped beyond this many Meta combinations.
 CACHE_LIMIT = 4096
 
+# `[F(][G(]evt.Meta.k[)][)] op [H(]'literal'[)]` with F, G, H string helpers: an
+# exact test, evaluated per event with the same helper functions (TextTest).
+_TEXT_EXACT = re.compile(
+    r"^(?:(?P<f1>" + _FN + r")\(\s*)?(?:(?P<f2>" + _FN + r")\(\s*)?"
+    r"evt\.Meta\.(?P<key>[A-Za-z_][A-Za-z0-9_]*)\s*(?P<close>(?:\)\s*)*)"
+    r"(?P<op>\s(?:contains|startsWith|endsWith)\s|==)\s*"
+    r"(?:(?P<lf>Upper|Lower)\(\s*)?(?:'(?P<sq>[^'\\]*)'|\"(?P<dq>[^\"\\]*)\")\s*(?P<lclose>\)?)$"
+)
+
 
 def split_top_conjuncts(source: str) -> list[str] | None:
     """The top-level `&&`/`and` operands of `source`, or None if the top level is not a plain chain."""
@@ -137,6 +146,73 @@ def leading_requirements(source: str) -> list[tuple[str, frozenset]]:
     return requirements
 
 
+class TextTest:
+    """An exact leading conjunct `F(G(evt.Meta.key)) op H('literal')`.
+
+    `check(meta)` is False only when the conjunct is certainly false without
+    error: it applies the very helper functions the expression calls, and
+    answers True (cannot skip) for a non-string Meta value.
+    """
+
+    __slots__ = ("key", "functions", "op", "literal")
+
+    def __init__(self, key: str, functions: tuple, op: str, literal: str):
+        self.key = key
+        self.functions = functions  # applied in order (innermost first)
+        self.op = op
+        self.literal = literal
+
+    def check(self, meta) -> bool:
+        value = meta.get(self.key, "")
+        if value.__class__ is not str:
+            return True
+        for function in self.functions:
+            value = function(value)
+        op = self.op
+        if op == "contains":
+            return self.literal in value
+        if op == "startsWith":
+            return value.startswith(self.literal)
+        if op == "endsWith":
+            return value.endswith(self.literal)
+        return value == self.literal
+
+
+def _text_test(conjunct: str) -> TextTest | None:
+    from crowdsec_mp.engine.expr.helpers import text
+
+    match = _TEXT_EXACT.match(conjunct)
+    if match is None:
+        return None
+    names = [name for name in (match.group("f2"), match.group("f1")) if name]
+    if match.group("close").count(")") != len(names):
+        return None
+    literal_function = match.group("lf")
+    if bool(match.group("lclose")) != bool(literal_function):
+        return None
+    literal = match.group("sq") if match.group("sq") is not None else match.group("dq")
+    if literal_function:
+        literal = text.FUNCTIONS[literal_function](literal)
+    functions = tuple(text.FUNCTIONS[name] for name in names)
+    return TextTest(match.group("key"), functions, match.group("op").strip(), literal)
+
+
+def leading_text_tests(source: str) -> list[TextTest]:
+    """Exact text tests among the leading simple conjuncts of a filter."""
+    parts = split_top_conjuncts(source or "")
+    tests = []
+    for part in parts or ():
+        requirement = _requirement(part)
+        if requirement is None:
+            break
+        if requirement[1] is not NONEMPTY:
+            continue  # `evt.Meta.k == 'x'` / `in [...]`: decided by the cached signature
+        test = _text_test(part)
+        if test is not None:
+            tests.append(test)
+    return tests
+
+
 #: Signature components of a Meta value that equals none of the literals of its
 #: key: a non-empty string, or not a string at all.
 _OTHER = ("other",)
@@ -158,6 +234,10 @@ class ScenarioIndex:
             for key in keys
         }
         self._cache: dict[tuple, tuple] = {}
+        # Exact text tests, checked per event on the cached candidates (their
+        # outcome depends on the whole Meta value: not part of the cache key).
+        self.text_tests = {id(s): tests for s in self.scenarios
+                           if (tests := leading_text_tests(s.filter_source) if enabled else [])}
 
     def _select(self, meta_values: dict) -> tuple:
         # _OTHER / _NOT_STRING equal no literal; only "" fails a NONEMPTY requirement
@@ -184,5 +264,12 @@ class ScenarioIndex:
             if len(self._cache) >= CACHE_LIMIT:
                 self._cache.clear()
             found = self._select(dict(zip(self.keys, signature)))
+            tests = self.text_tests
+            checks = tuple(tests.get(id(scenario)) for scenario in found)
+            found = (found, checks if any(checks) else None)
             self._cache[signature] = found
-        return found
+        found, checks = found
+        if checks is None:
+            return found
+        return tuple(scenario for scenario, tests in zip(found, checks)
+                     if tests is None or all(test.check(meta) for test in tests))

@@ -9,6 +9,7 @@ Methods never raise on bad input; they return an empty map instead. Only
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import logging
 from functools import lru_cache

@@ -17,8 +17,8 @@ also carries the full nanosecond, so that `marshal_time` prints the fraction
 exactly as Go's MarshalText does; other values are plain aware datetimes.
 
 Speed (this is on the per-line hot path): results are cached per
-(text, layout hint, year) since log timestamps repeat; the syslog, CLF and
-RFC3339 layouts have hand-written fast paths that accept a subset of what the
+(text, layout hint, year) since log timestamps repeat; the syslog, CLF,
+RFC3339 and `2006-01-02 15:04:05` layouts have hand-written fast paths that accept a subset of what the
 generic parser accepts and give the same result for it; and each layout has a
 permissive "shape" regex checked before the exact parse, so most layouts are
 rejected without running it. None of these changes a result (tests compare

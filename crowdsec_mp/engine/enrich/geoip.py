@@ -3,8 +3,11 @@
 `GeoIPDatabases.open(directory)` opens `GeoLite2-City.mmdb` and
 `GeoLite2-ASN.mmdb` (either may be missing) once per process, at load time.
 The lookup methods return the string maps the enrichment methods merge into
-`Enriched`; an invalid IP, a missing database or an address without a record
-gives an empty map, never an exception.
+`Enriched`; an invalid IP or a missing database gives an empty map, never an
+exception. An address the database has no record for is looked up as
+CrowdSec's MaxMind library does it: as an empty (zero) record, so GeoIpCity
+still reports IsInEU "false" and GeoIpASN ASNNumber "0" (crowdsec-testdata
+parsers/geoip-enrich expects this; IpToRange gives nothing).
 """
 
 from __future__ import annotations
@@ -66,9 +69,11 @@ class GeoIPDatabases:
     # -- lookups ------------------------------------------------------------
     def city(self, ip_text: str) -> dict[str, str]:
         """IsoCode (country, else registered, else represented country), IsInEU,
-        Latitude, Longitude (`%f`)."""
+        Latitude, Longitude (`%f`). An address without a record gets the
+        zero record's values, as in CrowdSec (its MaxMind library returns an
+        empty record, not an error): "", "false", "0.000000"."""
         record = self._lookup(self.city_reader, ip_text)
-        if not record:
+        if record is None:
             return {}
         iso_code, in_eu = "", False
         for key in ("country", "registered_country", "represented_country"):
@@ -86,9 +91,10 @@ class GeoIPDatabases:
         }
 
     def asn(self, ip_text: str) -> dict[str, str]:
-        """ASNNumber / ASNumber (same decimal text) and ASNOrg."""
+        """ASNNumber / ASNumber (same decimal text) and ASNOrg; "0" / "" for an
+        address without a record (the zero record, as in CrowdSec)."""
         record = self._lookup(self.asn_reader, ip_text)
-        if not record:
+        if record is None:
             return {}
         number = str(record.get("autonomous_system_number") or 0)
         return {
@@ -113,6 +119,8 @@ class GeoIPDatabases:
 
     @staticmethod
     def _lookup(reader, ip_text: str):
+        """The record ({} when the address has none); None when there is no
+        database, the text is not an IP, or the lookup fails."""
         if reader is None or not ip_text:
             return None
         address = _ip(ip_text)
@@ -122,4 +130,4 @@ class GeoIPDatabases:
             record = reader.get(address)
         except (ValueError, maxminddb.InvalidDatabaseError):
             return None
-        return record if isinstance(record, dict) else None
+        return record if isinstance(record, dict) else {}

@@ -68,15 +68,21 @@ class Program:
     variables, e.g. {"evt": event}); it never raises anything but
     ExprRuntimeError."""
 
-    __slots__ = ("source", "where", "_fn")
+    __slots__ = ("source", "where", "_fn", "_private_env")
 
-    def __init__(self, source: str, where: str, fn):
+    def __init__(self, source: str, where: str, fn, private_env: bool = False):
         self.source = source
         self.where = where
         self._fn = fn
+        # The compiled code keeps per-run values in its env (shared pure
+        # calls): it gets a copy, so that the caller's env is left untouched
+        # and nothing survives from one run to the next.
+        self._private_env = private_env
 
     def run(self, env: dict):
         try:
+            if self._private_env:
+                return self._fn(dict(env))
             return self._fn(env)
         except ExprRuntimeError as exc:
             if getattr(exc, "expression", None) is None:
@@ -109,10 +115,12 @@ def compile_expr(source: str, ctx=None, where: str = "", extra_funcs: dict | Non
         if not source.strip():
             raise ExprSyntaxError("empty expression")
         tree = _parse_cached(source)
-        fn = Compiler(functions).compile(tree)
+        # Sharing relies on knowing which functions are pure: not with
+        # caller-supplied functions.
+        fn, private_env = Compiler(functions, share_pure_calls=not extra_funcs).compile_root(tree)
     except ExprSyntaxError as exc:
         raise ExprCompileError(str(exc), source=source, where=where) from None
     except RecursionError:
         raise ExprCompileError("expression nested too deeply", source=source,
                                where=where) from None
-    return Program(source, where, fn)
+    return Program(source, where, fn, private_env)

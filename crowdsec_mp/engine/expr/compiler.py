@@ -11,7 +11,8 @@ from __future__ import annotations
 import inspect
 from datetime import datetime, timedelta
 
-from crowdsec_mp.engine.expr import ast
+from crowdsec_mp.engine.datafiles import DataLines
+from crowdsec_mp.engine.expr import ast, fastpred
 from crowdsec_mp.engine.expr import values as V
 from crowdsec_mp.engine.expr.builtins import PREDICATE_FUNCTIONS
 from crowdsec_mp.engine.expr.errors import ExprRuntimeError, ExprSyntaxError
@@ -38,9 +39,22 @@ _UNARY_FUNCTIONS = {"-": V.negate, "+": V.plus, "!": V.logical_not}
 
 
 class Compiler:
-    def __init__(self, functions: dict):
+    def __init__(self, functions: dict, share_pure_calls: bool = True):
         #: name -> callable for plain calls (builtins, helpers, extra functions).
         self.functions = functions
+        self.share_pure_calls = share_pure_calls
+        #: repr of a pure call -> env key of its value, for calls computed once per run.
+        self._shared: dict = {}
+        self._shared_keys: frozenset = frozenset()
+
+    def compile_root(self, tree):
+        """Compile a whole expression. Returns (fn, needs_private_env): when
+        true, `fn` stores computed values in the env it is given, so each run
+        must get a fresh copy of the caller's env."""
+        if self.share_pure_calls:
+            self._shared_keys = fastpred.shared_pure_calls(tree, self.functions)
+        fn = self.compile(tree)
+        return fn, bool(self._shared)
 
     # -- dispatch -------------------------------------------------------------
     def compile(self, node: ast.Node):
@@ -221,11 +235,35 @@ class Compiler:
         args = [self.compile(arg) for arg in node.args]
         if len(args) == 1:
             (arg0,) = args
-            return lambda env: func(arg0(env))
-        if len(args) == 2:
+            call = lambda env: func(arg0(env))  # noqa: E731
+        elif len(args) == 2:
             arg0, arg1 = args
-            return lambda env: func(arg0(env), arg1(env))
-        return lambda env: func(*[arg(env) for arg in args])
+            call = lambda env: func(arg0(env), arg1(env))  # noqa: E731
+        else:
+            call = lambda env: func(*[arg(env) for arg in args])  # noqa: E731
+        if func in fastpred.PURE_STRING_FUNCTIONS:
+            if args and all(isinstance(arg, ast.Const) for arg in node.args):
+                return _fold(call)  # Upper('literal'): computed once, here
+            if self._shared_keys:
+                key = repr(node)
+                if key in self._shared_keys:
+                    return self._share(key, call)
+        return call
+
+    def _share(self, key, call):
+        """`call` computed at most once per run; the value is kept in the run's
+        private env under a key no expression can name. Errors are not kept:
+        a failing call fails again, as it would have without sharing."""
+        slot = self._shared.setdefault(key, _SharedSlot(key))
+        missing = _MISSING
+
+        def shared(env):
+            value = env.get(slot, missing)
+            if value is missing:
+                value = env[slot] = call(env)
+            return value
+
+        return shared
 
     def _compile_predicate_call(self, node):
         name = node.name
@@ -237,7 +275,41 @@ class Compiler:
         # evaluated by `impl` once per element, in a scope holding `#`.
         compiled = [self.compile(arg.body if isinstance(arg, ast.Closure) else arg)
                     for arg in node.args]
+        if name in ("any", "none") and isinstance(node.args[1], ast.Closure):
+            fast = self._compile_line_predicate(name, node.args[1].body, impl, compiled)
+            if fast is not None:
+                return fast
         return lambda env: impl(env, *compiled)
+
+    def _compile_line_predicate(self, name, body, impl, compiled):
+        """`any/none(<data file>, {E op #})` answered by a matcher precomputed
+        per file (fastpred.py); anything the matcher cannot answer exactly
+        (not a data file, E fails or is not a string) runs the generic loop."""
+        shape = fastpred.match_line_predicate(body, self.functions)
+        if shape is None:
+            return None
+        op, invariant_node, transform, line_on_right = shape
+        invariant = self.compile(invariant_node)
+        items_fn, pred = compiled
+        key = (op, transform, line_on_right)
+        negate = name == "none"
+
+        def build(lines):
+            return fastpred.build_matcher(lines, op, transform, line_on_right)
+
+        def line_predicate(env):
+            items = items_fn(env)
+            if type(items) is DataLines and items:
+                try:
+                    value = invariant(env)
+                except Exception:  # the generic loop raises it as it always did
+                    value = None
+                if type(value) is str:
+                    found = items.matcher(key, build)(value)
+                    return not found if negate else found
+            return impl(env, lambda _env: items, pred)
+
+        return line_predicate
 
     def compile_Closure(self, node):
         raise ExprSyntaxError("a predicate is only allowed as an argument of a builtin")
@@ -446,6 +518,19 @@ class Compiler:
 
 
 _STR_MAP = V.StrMap
+_MISSING = object()
+
+
+class _SharedSlot:
+    """Env key of a shared call's value (not a string: no name can reach it)."""
+
+    __slots__ = ("source",)
+
+    def __init__(self, source):
+        self.source = source
+
+    def __repr__(self):
+        return f"<shared {self.source}>"
 
 
 def _member_step(value, key):

@@ -35,7 +35,8 @@ def main():
                   push_to_lapi=False, extras=spec.get("extras", {}))
     supervisor = Supervisor(run, [source], batch_lines=spec.get("batch_lines", 50),
                             heartbeat_timeout=spec.get("heartbeat_timeout", 10), graceful_timeout=30,
-                            positions_path=spec.get("positions_path"), child_env={"PYTHONPATH": HERE})
+                            positions_path=spec.get("positions_path"), child_env={"PYTHONPATH": HERE},
+                            checkpoint_interval=spec.get("checkpoint_interval", 5.0))
     status = supervisor.run_forever()
     run_dir.cleanup()
     metrics = dict(supervisor.metrics, halt=supervisor.halt_message,
