@@ -21,7 +21,6 @@ import http.client
 import json
 import random
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile

@@ -48,7 +48,5 @@ PY
 echo "$DURATION" | grep -Eq '^([0-9]+(\.[0-9]+)?(ns|us|ms|s|m|h|d))+$' \
     || die "'$DURATION' is not a valid duration (examples: 30m, 4h, 7d)" 2
 
-cscli_has_command decisions \
-    || die "'cscli-mp decisions' is not available in this installation; cannot add the decision"
 if [ "$KIND" = range ]; then FLAG=-r; else FLAG=-i; fi
 cscli decisions add "$FLAG" "$TARGET" -d "$DURATION" -R "$REASON" -t ban -c "$CONFIG"

@@ -40,7 +40,5 @@ PY
 )
 [ "$KIND" != invalid ] || die "'$TARGET' is not a valid IP address or CIDR range" 2
 
-cscli_has_command decisions \
-    || die "'cscli-mp decisions' is not available in this installation; cannot delete the decisions"
 if [ "$KIND" = range ]; then FLAG=-r; else FLAG=-i; fi
 cscli decisions delete "$FLAG" "$TARGET" -c "$CONFIG"

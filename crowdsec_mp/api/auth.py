@@ -113,7 +113,7 @@ def split_user_agent(user_agent: str) -> tuple[str, str] | None:
 # -- client IP --------------------------------------------------------------------
 
 
-def _in_networks(ip_text: str, networks) -> bool:
+def in_networks(ip_text: str, networks) -> bool:
     try:
         address = ipaddress.ip_address(ip_text)
     except ValueError:
@@ -127,7 +127,7 @@ def client_ip() -> str:
     """Peer address; forwarded headers only from configured trusted proxies."""
     peer = request.remote_addr or ""
     settings = current_app.extensions["crowdsec_mp"].settings
-    if settings.use_forwarded_for_headers and _in_networks(peer, settings.trusted_proxies):
+    if settings.use_forwarded_for_headers and in_networks(peer, settings.trusted_proxies):
         forwarded = request.headers.get("X-Forwarded-For", "")
         if forwarded:
             return forwarded.split(",")[0].strip()
@@ -149,7 +149,7 @@ def require_trusted_ip():
     ip = client_ip()
     if is_loopback(ip):
         return
-    if not _in_networks(ip, current_app.extensions["crowdsec_mp"].settings.trusted_ips):
+    if not in_networks(ip, current_app.extensions["crowdsec_mp"].settings.trusted_ips):
         raise forbidden(f"access forbidden from this IP ({ip})")
 
 

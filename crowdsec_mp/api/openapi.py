@@ -114,7 +114,8 @@ _SCHEMAS = {
         "required": ["scope", "value"],
         "properties": {
             "scope": _STRING, "value": _STRING, "ip": _STRING, "range": _STRING, "as_number": _STRING,
-            "as_name": _STRING, "cn": _STRING, "latitude": {"type": "number"}, "longitude": {"type": "number"},
+            "as_name": _STRING, "cn": _STRING, "latitude": {"type": "number", "format": "float"},
+            "longitude": {"type": "number", "format": "float"},
         },
     },  # fmt: skip
     "Decision": {

@@ -13,7 +13,7 @@ per table, never one per row.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from peewee import JOIN, fn
 
@@ -55,13 +55,16 @@ def _ge(hi_col, lo_col, hi, lo):
     return (hi_col > hi) | ((hi_col == hi) & (lo_col >= lo))
 
 
-def ip_condition(bounds: IPBounds, contains: bool):
+def ip_condition(bounds: IPBounds, contains: bool, is_range: bool | None = None):
     """Decisions whose range contains (or, contains=False, lies in) `bounds`.
 
     Only decisions of the same IP family match; non-IP values have
-    ip_size 0 and never match.
+    ip_size 0 and never match. `is_range` overrides `bounds.is_range` (for
+    SQL built from placeholder bounds, see active_decisions).
     """
     D = Decision
+    if is_range is None:
+        is_range = bounds.is_range
     if contains:
         ranges = (
             (D.is_range == True)  # noqa: E712 (peewee expression)
@@ -69,7 +72,7 @@ def ip_condition(bounds: IPBounds, contains: bool):
             & _le(D.start_hi, D.start_lo, bounds.start_hi, bounds.start_lo)
             & _ge(D.end_hi, D.end_lo, bounds.end_hi, bounds.end_lo)
         )
-        if bounds.is_range:
+        if is_range:
             return ranges
         exact = (
             (D.ip_size == bounds.ip_size)
@@ -106,7 +109,7 @@ class DecisionFilter:
     id_gt: int | None = None
 
 
-def _decision_where(filt: DecisionFilter):
+def _decision_where(filt: DecisionFilter, is_range: bool | None = None):
     D = Decision
     conditions = []
     if filt.scopes:
@@ -128,7 +131,7 @@ def _decision_where(filt: DecisionFilter):
     if not filt.include_simulated:
         conditions.append(D.simulated == False)  # noqa: E712
     if filt.bounds is not None:
-        conditions.append(ip_condition(filt.bounds, filt.contains))
+        conditions.append(ip_condition(filt.bounds, filt.contains, is_range))
     if filt.id_gt is not None:
         conditions.append(D.id > filt.id_gt)
     return conditions
@@ -194,14 +197,30 @@ def _run_cached(shape, build, values: dict, *, fetch: bool = True) -> list[tuple
 
 
 def active_decisions(filt: DecisionFilter, now: int) -> list[tuple]:
-    """Active decisions (until >= now) matching `filt`, by id, not deduplicated."""
-    query = Decision.select(*BOUNCER_COLUMNS).where(Decision.until >= now, *_decision_where(filt))
-    query = query.order_by(Decision.id)
-    if filt.limit is not None:
-        query = query.limit(filt.limit)
-    if filt.offset is not None:
-        query = query.offset(filt.offset)
-    return _raw_rows(query)
+    """Active decisions (until >= now) matching `filt`, by id, not deduplicated.
+
+    The bouncers' `?ip=` lookup is the hottest query: its SQL is cached per
+    filter shape, with the address bounds and `now` as swapped-in values.
+    """
+    D = Decision
+    bounds = filt.bounds
+    values = {"now": now}
+    if bounds is not None:
+        values.update(ip_size=bounds.ip_size, start_hi=bounds.start_hi, start_lo=bounds.start_lo,
+                      end_hi=bounds.end_hi, end_lo=bounds.end_lo)  # fmt: skip
+    shape = ("active", repr(replace(filt, bounds=None)), bounds is not None, bounds is not None and bounds.is_range)
+
+    def build(now, **placeholders):
+        shaped = filt if bounds is None else replace(filt, bounds=IPBounds(**placeholders))
+        query = D.select(*BOUNCER_COLUMNS).where(D.until >= now, *_decision_where(shaped, bounds and bounds.is_range))
+        query = query.order_by(D.id)
+        if filt.limit is not None:
+            query = query.limit(filt.limit)
+        if filt.offset is not None:
+            query = query.offset(filt.offset)
+        return query
+
+    return _run_cached(shape, build, values)
 
 
 def _longest_until_of_repeated_keys(values: set) -> dict:

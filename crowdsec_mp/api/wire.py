@@ -12,12 +12,13 @@ are dropped, `null` where Go serialises nil slices.
 from __future__ import annotations
 
 import json
+import math
+import struct
 import uuid as uuid_module
 from json.encoder import encode_basestring_ascii
 
 from crowdsec_mp.api.durations import format_duration, parse_duration
 from crowdsec_mp.api.errors import APIError
-from crowdsec_mp.api.iprange import try_bounds
 from crowdsec_mp.api.queries import NewAlert, decision_columns, normalize_scope
 from crowdsec_mp.api.timefmt import go_time_string, parse_rfc3339_us, rfc3339_seconds
 
@@ -28,6 +29,19 @@ META_VALUE_MAX = 4095
 EVENT_SERIALIZED_MAX = 8191
 
 _STRING, _INT32, _BOOL, _NUMBER, _ARRAY, _OBJECT = "string", "int32", "boolean", "number", "array", "object"
+_FLOAT32 = "float32"
+FLOAT32_MAX = 3.4028234663852886e38
+FLOAT32_MIN_NORMAL = 1.1754943508222875e-38
+
+
+def float32(value) -> float:
+    """`value` rounded to float32, tiny magnitudes flushed to 0.
+
+    Latitude/longitude are float32 in the models; PostgreSQL and MySQL
+    refuse float4 values they would underflow, so store what fits.
+    """
+    rounded = struct.unpack("f", struct.pack("f", float(value)))[0]
+    return 0.0 if abs(rounded) < FLOAT32_MIN_NORMAL else rounded
 
 
 def _type_ok(value, kind) -> bool:
@@ -39,6 +53,13 @@ def _type_ok(value, kind) -> bool:
         return isinstance(value, bool)
     if kind == _NUMBER:
         return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if kind == _FLOAT32:
+        if not isinstance(value, (int, float)) or isinstance(value, bool):
+            return False
+        try:
+            return math.isfinite(float(value)) and abs(float(value)) <= FLOAT32_MAX
+        except OverflowError:  # an integer beyond any float
+            return False
     if kind == _ARRAY:
         return isinstance(value, list)
     return isinstance(value, dict)
@@ -74,8 +95,8 @@ _SOURCE_OPTIONAL = (
     ("as_number", _STRING),
     ("as_name", _STRING),
     ("cn", _STRING),
-    ("latitude", _NUMBER),
-    ("longitude", _NUMBER),
+    ("latitude", _FLOAT32),
+    ("longitude", _FLOAT32),
 )
 _DECISION_REQUIRED = (
     ("origin", _STRING),
@@ -263,8 +284,8 @@ def new_alert(alert: dict, decisions: list[dict], now: int) -> NewAlert | None:
         "source_as_number": (source.get("as_number") or "")[:64],
         "source_as_name": source.get("as_name") or "",
         "source_country": (source.get("cn") or "")[:16],
-        "source_latitude": float(source.get("latitude") or 0.0),
-        "source_longitude": float(source.get("longitude") or 0.0),
+        "source_latitude": float32(source.get("latitude") or 0.0),
+        "source_longitude": float32(source.get("longitude") or 0.0),
         "labels": json.dumps(labels) if labels is not None else None,
     }
     meta = [
@@ -390,5 +411,26 @@ def render_alert(row: dict, now: int) -> dict:
     return alert
 
 
-def valid_ip_or_range(text: str) -> bool:
-    return try_bounds(text) is not None
+def alert_log_lines(machine_id: str, alert: dict, decisions: list[dict]) -> list[str]:
+    """The LAPI log lines of a stored alert (spec alerts.md §9)."""
+    source = alert["source"]
+    scope, value = source["scope"], source["value"]
+    if scope == "Ip":
+        origin_info = "/".join(part for part in (source.get("cn") or "", source.get("as_number") or "") if part)
+        where = f"ip {value}" + (f" ({origin_info})" if origin_info else "")
+    elif scope == "Range":
+        where = f"range {value}"
+    else:
+        where = f"{scope} {value}"
+    reason = alert["scenario"] or alert.get("message") or ""
+    if not decisions:
+        return [f"({machine_id}) alert : {reason} by {where}"]
+    if len(decisions) > 1:
+        reason = f"{reason} for {{index}}/{len(decisions)} decisions"
+    # CrowdSec prints "(simulated alert)" glued to the type: "4h (simulated alert)ban".
+    simulated = "(simulated alert)" if alert.get("simulated") else ""
+    return [
+        f"({machine_id}/{d['origin']}) {reason.format(index=i) if len(decisions) > 1 else reason} by {where} : "
+        f"{d['duration']} {simulated}{d['type']} on {d['scope']} {d['value']}"
+        for i, d in enumerate(decisions, start=1)
+    ]

@@ -285,6 +285,8 @@ def test_like_wildcards_quotes_and_unicode_are_literal(lapi, token):
         ([dict(manual_alert("100.72.0.1"), scenario_hash="h" * 300)], 422),
         ([dict(manual_alert("100.72.0.2"), message="nul \u0000 inside")], 400),
         ([dict(agent_alert("100.72.0.3"), source=dict(agent_alert()["source"], latitude=float("nan")))], 400),
+        ([dict(agent_alert("100.72.0.4"), source=dict(agent_alert()["source"], latitude=3.5e38))], 422),  # > float32
+        ([dict(agent_alert("100.72.0.5"), source=dict(agent_alert()["source"], longitude=10**400))], 422),
     ],
 )
 def test_values_a_backend_would_refuse_are_rejected_first(lapi, token, alerts, status):
@@ -295,6 +297,13 @@ def test_values_a_backend_would_refuse_are_rejected_first(lapi, token, alerts, s
     response = lapi.as_machine(token, "POST", "/v1/alerts", data=body, headers={"Content-Type": "application/json"})
     assert response.status_code == status, response.text
     assert Alert.select().count() == before
+
+
+def test_tiny_coordinates_are_stored_as_float32(lapi, token):
+    source = dict(agent_alert()["source"], latitude=1e-300, longitude=-2.5)
+    [alert_id] = post(lapi, token, [dict(agent_alert("100.72.0.6", stop_at=now_rfc3339()), source=source)])
+    stored = lapi.as_machine(token, "GET", f"/v1/alerts/{alert_id}").json()["source"]
+    assert "latitude" not in stored and stored["longitude"] == -2.5
 
 
 def test_nul_in_query_parameters_is_refused(lapi, token):

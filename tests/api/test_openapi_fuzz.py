@@ -4,7 +4,7 @@ Requests go over real HTTP to the waitress-served app, authenticated (a
 machine JWT and a bouncer key on every request) so that the fuzzer reaches
 the handlers, not only the auth checks. Bounded example counts keep the
 module well under a minute. Runs on SQLite; set CSMP_FUZZ_BACKEND=postgresql
-or =mysql to fuzz another backend.
+or =mysql to fuzz another backend, CSMP_FUZZ_EXAMPLES=N for a longer run.
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ def test_document_is_served(fuzz_lapi):
 
 
 @schema.parametrize()
-@settings(max_examples=15, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
+@settings(max_examples=int(os.environ.get("CSMP_FUZZ_EXAMPLES", "15")), deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
 def test_no_server_errors(case, fuzz_lapi, auth_headers):
     response = case.call(base_url=fuzz_lapi.url.rstrip("/"), headers=auth_headers, timeout=30)
     assert response.status_code < 500, (case.method, case.path, case.query, response.text[:300])

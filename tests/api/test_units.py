@@ -278,3 +278,19 @@ def test_cached_sql_swaps_values_and_keeps_shapes_apart(tmp_path):
     assert [r[0] for r in queries._run_cached(("test-shifted",), shifted, {"low": 1})] == ["m2"]
     assert [r[0] for r in queries._run_cached(("test-shifted",), shifted, {"low": 2})] == ["m3"]
     database_proxy.close()
+
+
+def test_alert_log_lines_follow_the_lapi_format():
+    from crowdsec_mp.api.wire import alert_log_lines
+
+    alert = agent_alert("1.2.3.4")
+    decision = {"origin": "crowdsec", "type": "ban", "scope": "Ip", "value": "1.2.3.4", "duration": "4h"}
+    assert alert_log_lines("m1", alert, [decision]) == [
+        "(m1/crowdsec) crowdsecurity/ssh-bf by ip 1.2.3.4 (FR/64500) : 4h ban on Ip 1.2.3.4"
+    ]
+    assert alert_log_lines("m1", alert, [decision, decision])[1].startswith("(m1/crowdsec) crowdsecurity/ssh-bf for 2/2 decisions by")
+    ranged = dict(alert, source={"scope": "Range", "value": "1.2.3.0/24"}, simulated=True)
+    assert alert_log_lines("m1", ranged, [dict(decision, scope="Range", value="1.2.3.0/24")]) == [
+        "(m1/crowdsec) crowdsecurity/ssh-bf by range 1.2.3.0/24 : 4h (simulated alert)ban on Range 1.2.3.0/24"
+    ]
+    assert alert_log_lines("m1", alert, []) == ["(m1) alert : crowdsecurity/ssh-bf by ip 1.2.3.4 (FR/64500)"]

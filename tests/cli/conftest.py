@@ -19,14 +19,6 @@ from crowdsec_mp.api.settings import ApiSettings
 from crowdsec_mp.cli import main as cli_main
 from crowdsec_mp.config import load_config
 
-CLIENT_MODULES = [
-    "crowdsec_mp.cli.decisions",
-    "crowdsec_mp.cli.alerts",
-    "crowdsec_mp.cli.bouncers",
-    "crowdsec_mp.cli.machines",
-    "crowdsec_mp.cli.lapi",
-    "crowdsec_mp.cli.metrics",
-]
 
 MACHINE = "cli-test-machine"
 PASSWORD = "cli-test-password-0123456789"
@@ -103,7 +95,6 @@ class Result:
 @pytest.fixture
 def cli(capsys, monkeypatch):
     """`cli(*argv)` runs cscli-mp in-process and returns (code, stdout, stderr)."""
-    monkeypatch.setattr(cli_main, "COMMAND_MODULES", list(cli_main.COMMAND_MODULES) + CLIENT_MODULES)
 
     def run(*argv) -> Result:
         capsys.readouterr()

@@ -17,27 +17,41 @@ CTX = EngineContext()
 ALPHABET = "aAbB/%2e+ßı."
 value_text = st.text(alphabet=ALPHABET, max_size=10)
 literal_text = st.text(alphabet=ALPHABET.replace("%", ""), max_size=4)
-left_side = st.sampled_from(["evt.Meta.p", "Upper(evt.Meta.p)", "Lower(evt.Meta.p)",
+left_side = st.sampled_from(["evt.Meta.p", "Lower(evt.Parsed.p)", "Upper(evt.Meta.p)", "Lower(evt.Meta.p)",
                              "Upper(PathUnescape(evt.Meta.p))", "Lower(QueryUnescape(evt.Meta.p))",
                              "QueryUnescape( evt.Meta.p )"])
-operator = st.sampled_from([" contains ", " startsWith ", " endsWith ", " == "])
+operator = st.sampled_from([" contains ", " startsWith ", " endsWith ", " == ", " matches "])
 right_side = st.sampled_from(["'{}'", '"{}"', "Upper('{}')", "Lower(\"{}\")"])
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=300, deadline=None)
 @given(left=left_side, op=operator, right=right_side, literal=literal_text, value=value_text)
 def test_text_test_equals_the_expression(left, op, right, literal, value):
     conjunct = left + op + right.format(literal)
     tests = leading_text_tests(conjunct)
-    if literal == "" or "//" in literal or (left == "evt.Meta.p" and op == " == " and right[0] in "'\""):
-        # An empty literal is no requirement at all, `//` could start a
-        # comment (the splitter gives up); a bare equality is
-        # decided by the cached signature instead.
-        assert tests == []
+    if left == "evt.Meta.p" and op == " == " and right[0] in "'\"":
+        assert tests == []  # a bare equality is decided by the cached signature
+        return
+    if op == " matches " and not tests:
+        with pytest.raises(Exception):  # only an invalid pattern gives no test
+            compile_expr(conjunct, CTX).run({"evt": Event()})
         return
     assert len(tests) == 1
-    evt = Event(Meta=StrMap({"p": value}))
-    assert tests[0].check(evt.Meta) is compile_expr(conjunct, CTX).run({"evt": evt})
+    evt = Event(Meta=StrMap({"p": value}), Parsed=StrMap({"p": value[::-1]}))
+    assert tests[0].check(evt, {}) is compile_expr(conjunct, CTX).run({"evt": evt})
+
+
+@settings(max_examples=100, deadline=None)
+@given(parts=st.lists(st.tuples(left_side, operator, right_side, literal_text), min_size=2,
+                      max_size=4), value=value_text, joiner=st.sampled_from([" or ", " || "]))
+def test_or_chains_equal_the_expression(parts, value, joiner):
+    conjunct = "(" + joiner.join(l + o + r.format(t) for l, o, r, t in parts) + ")"
+    tests = leading_text_tests(f"evt.Meta.q == 'x' && {conjunct} && f(evt)")
+    if any(o == " matches " for _, o, _, _ in parts) and not tests:
+        return
+    assert len(tests) == 1
+    evt = Event(Meta=StrMap({"p": value}), Parsed=StrMap({"p": value[::-1]}))
+    assert tests[0].check(evt, {}) is compile_expr(conjunct, CTX).run({"evt": evt})
 
 
 @pytest.mark.parametrize("conjunct", [
@@ -46,7 +60,9 @@ def test_text_test_equals_the_expression(left, op, right, literal, value):
     "Upper(evt.Meta.p) contains 'a')",
     "Trim(evt.Meta.p, ' ') contains 'a'",              # not a known helper
     "Upper(evt.Meta.p) contains evt.Meta.q",           # not a literal
-    "Upper(evt.Meta.p) contains 'a\\'b'",              # escapes: not handled
+    "Upper(evt.Meta.p) matches '('",                   # invalid pattern
+    "Upper(evt.Meta.p) contains 'a' or f(evt)",        # one alternative is not a test
+    "(Upper(evt.Meta.p) contains 'a' and evt.Meta.q contains 'b')",  # nested and
 ])
 def test_other_shapes_give_no_text_test(conjunct):
     assert leading_text_tests(conjunct) == []
@@ -72,3 +88,27 @@ def test_non_string_meta_value_keeps_the_scenario():
     evt = Event(Meta=StrMap({"p": "q"}))
     dict.__setitem__(evt.Meta, "p", 7)
     assert [s.name for s in index.candidates(evt)] == ["a"]
+
+
+def test_candidates_cached_on_text_values_follow_the_values():
+    index = ScenarioIndex([_Spec("php", "evt.Meta.t == 'h' && Lower(evt.Meta.p) endsWith '.php'"),
+                           _Spec("any", "evt.Meta.t == 'h' && g(evt)")])
+
+    def names(meta):
+        return [s.name for s in index.candidates(Event(Meta=StrMap(meta)))]
+
+    for _ in range(2):  # the second round is answered from the cache
+        assert names({"t": "h", "p": "/A.PHP"}) == ["php", "any"]
+        assert names({"t": "h", "p": "/a.css"}) == ["any"]
+        assert names({"t": "x", "p": "/a.php"}) == []
+    assert len(index._text_cache) == 2  # (signature, path) pairs with text tests
+
+
+def test_slashes_inside_strings_are_not_comments():
+    from crowdsec_mp.engine.buckets.prefilter import split_top_conjuncts
+
+    assert split_top_conjuncts("evt.Meta.a == 'x//y' && f('/*')") == ["evt.Meta.a == 'x//y'",
+                                                                      "f('/*')"]
+    assert split_top_conjuncts("a && b // c || d") is None
+    assert split_top_conjuncts("a /* || */ && b") is None
+    assert split_top_conjuncts("a / b && c") == ["a / b", "c"]

@@ -1,5 +1,5 @@
 """The shell scripts in scripts/: help, argument errors, start/stop/status on a
-real process, ban/unban argument handling, install.sh into a temporary tree."""
+real process, install.sh into a temporary tree."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ import os
 import signal
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import pytest
@@ -168,86 +167,6 @@ def test_status(repo_root, env, fake_daemon):
     assert "== queues and metrics" in result.stdout and "== last 5 alerts" in result.stdout
     result = run(repo_root, "status.sh", "-n", "x", env=env)
     assert result.returncode == 2 and "-n needs a number" in result.stderr
-
-
-# -- ban / unban ---------------------------------------------------------------------------
-
-
-@pytest.fixture
-def cscli_stub(tmp_path, env):
-    """Stands in for `cscli-mp` while `decisions` is implemented elsewhere: records
-    its arguments; `has_decisions=False` behaves like a cscli-mp without the command."""
-
-    def make(has_decisions=True):
-        log = tmp_path / "cscli-args.txt"
-        stub = tmp_path / "cscli-stub"
-        stub.write_text(textwrap.dedent(f"""\
-            #!/bin/sh
-            if [ "$1" = decisions ] && [ {int(has_decisions)} -eq 0 ]; then
-                echo "cscli-mp: error: argument COMMAND: invalid choice: 'decisions'" >&2
-                exit 2
-            fi
-            [ "$2" = --help ] && exit 0
-            printf '%s\\n' "$@" > {log}
-            """))
-        stub.chmod(0o755)
-        env["CSCLI_MP"] = str(stub)
-        return log
-
-    return make
-
-
-@pytest.mark.parametrize("args,flag", [(("192.0.2.7",), "-i"), (("2001:db8::/64",), "-r")])
-def test_ban_calls_decisions_add(repo_root, env, cscli_stub, args, flag):
-    log = cscli_stub()
-    result = run(repo_root, "ban.sh", *args, env=env)
-    assert result.returncode == 0, result.stderr
-    argv = log.read_text().splitlines()
-    assert argv[:3] == ["decisions", "add", flag]
-    assert argv[3] == args[0]
-    assert argv[argv.index("-d") + 1] == "4h"
-    assert argv[argv.index("-t") + 1] == "ban"
-    assert argv[argv.index("-c") + 1] == env["CROWDSEC_MP_CONFIG"]
-
-
-def test_ban_duration_and_reason(repo_root, env, cscli_stub):
-    log = cscli_stub()
-    result = run(repo_root, "ban.sh", "198.51.100.1", "30m", "port scan from the lab", env=env)
-    assert result.returncode == 0, result.stderr
-    argv = log.read_text().splitlines()
-    assert argv[argv.index("-d") + 1] == "30m"
-    assert argv[argv.index("-R") + 1] == "port scan from the lab"
-
-
-def test_unban_calls_decisions_delete(repo_root, env, cscli_stub):
-    log = cscli_stub()
-    result = run(repo_root, "unban.sh", "192.0.2.0/24", env=env)
-    assert result.returncode == 0, result.stderr
-    assert log.read_text().splitlines()[:4] == ["decisions", "delete", "-r", "192.0.2.0/24"]
-
-
-@pytest.mark.parametrize("script,args,message", [
-    ("ban.sh", ("300.1.1.1",), "'300.1.1.1' is not a valid IP address or CIDR range"),
-    ("ban.sh", ("1.2.3.4", "4 hours"), "'4 hours' is not a valid duration"),
-    ("ban.sh", (), "Usage:"),
-    ("ban.sh", ("1.2.3.4", "1h", "r", "extra"), "Usage:"),
-    ("unban.sh", ("nope",), "'nope' is not a valid IP address or CIDR range"),
-    ("unban.sh", (), "Usage:"),
-])
-def test_ban_unban_bad_arguments(repo_root, env, cscli_stub, script, args, message):
-    log = cscli_stub()
-    result = run(repo_root, script, *args, env=env)
-    assert result.returncode == 2
-    assert message in result.stderr
-    assert not log.exists()
-
-
-@pytest.mark.parametrize("script", ["ban.sh", "unban.sh"])
-def test_ban_unban_without_decisions_command(repo_root, env, cscli_stub, script):
-    cscli_stub(has_decisions=False)
-    result = run(repo_root, script, "192.0.2.7", env=env)
-    assert result.returncode == 1
-    assert "'cscli-mp decisions' is not available in this installation" in result.stderr
 
 
 # -- install.sh -----------------------------------------------------------------------------

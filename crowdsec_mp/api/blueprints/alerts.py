@@ -41,6 +41,8 @@ def push_alerts():
         row = wire.new_alert(alert, decisions, now)
         if row is not None:
             prepared.append(row)
+            for line in wire.alert_log_lines(g.machine["machine_id"], alert, decisions):
+                log.info("%s", line)
         else:
             log.info("alert %r dropped: none of its decisions has a valid ip/range value", alert["scenario"])
     ids = queries.insert_alerts(prepared, g.machine["pk"], now)

@@ -57,7 +57,7 @@ def register():
     if settings.auto_registration_enabled and token is not None:
         if token != settings.auto_registration_token:
             raise APIError(401, "invalid token for auto registration")
-        if not auth._in_networks(ip, settings.auto_registration_ranges):
+        if not auth.in_networks(ip, settings.auto_registration_ranges):
             raise APIError(401, "IP not in allowed range for auto registration")
         validated = True
     created = queries.create_machine(

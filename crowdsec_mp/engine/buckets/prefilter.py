@@ -53,20 +53,10 @@ _LIST_ITEM = re.compile(r"\s*(?:" + _STR + r")\s*(?:,|$)")
 #: Cached candidate tuples are dropped beyond this many Meta combinations.
 CACHE_LIMIT = 4096
 
-# `[F(][G(]evt.Meta.k[)][)] op [H(]'literal'[)]` with F, G, H string helpers: an
-# exact test, evaluated per event with the same helper functions (TextTest).
-_TEXT_EXACT = re.compile(
-    r"^(?:(?P<f1>" + _FN + r")\(\s*)?(?:(?P<f2>" + _FN + r")\(\s*)?"
-    r"evt\.Meta\.(?P<key>[A-Za-z_][A-Za-z0-9_]*)\s*(?P<close>(?:\)\s*)*)"
-    r"(?P<op>\s(?:contains|startsWith|endsWith)\s|==)\s*"
-    r"(?:(?P<lf>Upper|Lower)\(\s*)?(?:'(?P<sq>[^'\\]*)'|\"(?P<dq>[^\"\\]*)\")\s*(?P<lclose>\)?)$"
-)
 
 
 def split_top_conjuncts(source: str) -> list[str] | None:
     """The top-level `&&`/`and` operands of `source`, or None if the top level is not a plain chain."""
-    if "//" in source or "/*" in source:
-        return None  # comments could hide operators from this tokenizer: stay conservative
     parts: list[str] = []
     depth = 0
     start = 0
@@ -78,6 +68,8 @@ def split_top_conjuncts(source: str) -> list[str] | None:
             return None
         kind = match.lastgroup
         token = match.group(kind)
+        if kind == "op" and token == "/" and text[match.end():match.end() + 1] in ("/", "*"):
+            return None  # a comment could hide operators from this tokenizer: stay conservative
         if kind == "open":
             depth += 1
         elif kind == "close":
@@ -146,70 +138,153 @@ def leading_requirements(source: str) -> list[tuple[str, frozenset]]:
     return requirements
 
 
-class TextTest:
-    """An exact leading conjunct `F(G(evt.Meta.key)) op H('literal')`.
+#: Helpers allowed around `evt.Meta.k` in a text test (one string argument,
+#: string result, no side effect, no error on a string).
+_TEXT_HELPERS = ("Upper", "Lower", "QueryUnescape", "PathUnescape", "TrimSpace")
+_TEXT_OPERATORS = ("contains", "startsWith", "endsWith", "==", "matches")
+#: TextTest.check's answer when a Meta value is not a string (helpers would fail).
+UNDECIDED = None
 
-    `check(meta)` is False only when the conjunct is certainly false without
-    error: it applies the very helper functions the expression calls, and
-    answers True (cannot skip) for a non-string Meta value.
+
+class TextTest:
+    """An exact leading conjunct: `F(G(evt.Meta.k)) op H('literal')` (or
+    `evt.Parsed.k`), or an `or` chain of such comparisons (op: contains,
+    startsWith, endsWith, ==, matches).
+
+    `check(evt, values)` gives the conjunct's own value, computed with the very
+    helper functions the expression calls (`values` caches the transformed
+    field values of one event), or UNDECIDED when a value it reads is not a
+    string (the expression would fail: the filter must run).
     """
 
-    __slots__ = ("key", "functions", "op", "literal")
+    __slots__ = ("alternatives",)
 
-    def __init__(self, key: str, functions: tuple, op: str, literal: str):
-        self.key = key
-        self.functions = functions  # applied in order (innermost first)
-        self.op = op
-        self.literal = literal
+    def __init__(self, alternatives):
+        #: [(key, functions applied innermost first, op, literal str or regex search)]
+        self.alternatives = alternatives
 
-    def check(self, meta) -> bool:
-        value = meta.get(self.key, "")
-        if value.__class__ is not str:
-            return True
-        for function in self.functions:
+    def check(self, evt, values: dict):
+        for alternative in self.alternatives:
+            if _field_value(evt, alternative[0], alternative[1], values) is UNDECIDED:
+                return UNDECIDED
+        for source, functions, op, literal in self.alternatives:
+            value = values[source, functions]
+            if op == "contains":
+                found = literal in value
+            elif op == "startsWith":
+                found = value.startswith(literal)
+            elif op == "endsWith":
+                found = value.endswith(literal)
+            elif op == "==":
+                found = value == literal
+            else:
+                found = literal(value) is not None
+            if found:
+                return True
+        return False
+
+
+def _field_value(evt, source, functions, values):
+    """F(G(evt.<Meta|Parsed>.key)) for one event (cached in `values`), or
+    UNDECIDED for a non-string value."""
+    cache_key = (source, functions)
+    try:
+        return values[cache_key]
+    except KeyError:
+        pass
+    value = getattr(evt, source[0]).get(source[1], "")
+    if value.__class__ is not str:
+        value = UNDECIDED
+    else:
+        for function in functions:
             value = function(value)
-        op = self.op
-        if op == "contains":
-            return self.literal in value
-        if op == "startsWith":
-            return value.startswith(self.literal)
-        if op == "endsWith":
-            return value.endswith(self.literal)
-        return value == self.literal
+    values[cache_key] = value
+    return value
+
+
+def _field_chain(node, helpers):
+    """((field, key), functions) for `F(G(evt.Meta.key))` or
+    `F(G(evt.Parsed.key))` (string maps: a missing key reads ""), else None."""
+    from crowdsec_mp.engine.expr import ast
+
+    names = []
+    while isinstance(node, ast.Call) and len(node.args) == 1 and node.name in _TEXT_HELPERS:
+        names.append(node.name)
+        node = node.args[0]
+    if (isinstance(node, ast.Member) and not node.optional and isinstance(node.key, ast.Const)
+            and type(node.key.value) is str and isinstance(node.obj, ast.Member)
+            and not node.obj.optional and isinstance(node.obj.obj, ast.Ident)
+            and node.obj.obj.name == "evt" and isinstance(node.obj.key, ast.Const)
+            and node.obj.key.value in ("Meta", "Parsed")):
+        source = (node.obj.key.value, node.key.value)
+        return source, tuple(helpers[name] for name in reversed(names))
+    return None
+
+
+def _literal(node, op, helpers):
+    """The compared literal (str, or a regex search for `matches`), else None."""
+    from crowdsec_mp.engine.expr import ast
+    from crowdsec_mp.engine.expr.regex import compile_go_regex
+
+    if isinstance(node, ast.Call) and len(node.args) == 1 and node.name in ("Upper", "Lower"):
+        inner = node.args[0]
+        if not (isinstance(inner, ast.Const) and type(inner.value) is str):
+            return None
+        value = helpers[node.name](inner.value)
+    elif isinstance(node, ast.Const) and type(node.value) is str:
+        value = node.value
+    else:
+        return None
+    if op != "matches":
+        return value
+    try:
+        return compile_go_regex(value).search
+    except Exception:  # invalid here: the expression reports it, never skip
+        return None
 
 
 def _text_test(conjunct: str) -> TextTest | None:
+    from crowdsec_mp.engine.expr import ast
     from crowdsec_mp.engine.expr.helpers import text
+    from crowdsec_mp.engine.expr.parser import parse
 
-    match = _TEXT_EXACT.match(conjunct)
-    if match is None:
+    try:
+        tree = parse(conjunct)
+    except Exception:
         return None
-    names = [name for name in (match.group("f2"), match.group("f1")) if name]
-    if match.group("close").count(")") != len(names):
-        return None
-    literal_function = match.group("lf")
-    if bool(match.group("lclose")) != bool(literal_function):
-        return None
-    literal = match.group("sq") if match.group("sq") is not None else match.group("dq")
-    if literal_function:
-        literal = text.FUNCTIONS[literal_function](literal)
-    functions = tuple(text.FUNCTIONS[name] for name in names)
-    return TextTest(match.group("key"), functions, match.group("op").strip(), literal)
+    comparisons = []
+    pending = [tree]
+    while pending:  # an `or` chain, left to right
+        node = pending.pop()
+        if isinstance(node, ast.Binary) and node.op in ("or", "||"):
+            pending.extend((node.right, node.left))
+            continue
+        if not (isinstance(node, ast.Binary) and node.op in _TEXT_OPERATORS):
+            return None
+        chain = _field_chain(node.left, text.FUNCTIONS)
+        literal = _literal(node.right, node.op, text.FUNCTIONS)
+        if chain is None or literal is None:
+            return None
+        comparisons.append((chain[0], chain[1], node.op, literal))
+    return TextTest(comparisons)
 
 
 def leading_text_tests(source: str) -> list[TextTest]:
-    """Exact text tests among the leading simple conjuncts of a filter."""
+    """Exact text tests among the leading conjuncts of a filter: those before
+    the first conjunct that is neither a simple Meta requirement nor a text
+    test (which could fail with an error, so nothing after it may be used)."""
     parts = split_top_conjuncts(source or "")
     tests = []
     for part in parts or ():
         requirement = _requirement(part)
-        if requirement is None:
-            break
-        if requirement[1] is not NONEMPTY:
+        if requirement is not None and requirement[1] is not NONEMPTY:
             continue  # `evt.Meta.k == 'x'` / `in [...]`: decided by the cached signature
         test = _text_test(part)
-        if test is not None:
-            tests.append(test)
+        if test is None:
+            if requirement is None:
+                break
+            continue
+        tests.append(test)
     return tests
 
 
@@ -238,6 +313,12 @@ class ScenarioIndex:
         # outcome depends on the whole Meta value: not part of the cache key).
         self.text_tests = {id(s): tests for s in self.scenarios
                            if (tests := leading_text_tests(s.filter_source) if enabled else [])}
+        #: Fields the text tests read: with the signature, they decide the
+        #: candidates entirely, so the answer is cached on their values too
+        #: (request paths repeat a lot in real traffic).
+        self.text_keys = tuple(sorted({alternative[0] for tests in self.text_tests.values()
+                                       for test in tests for alternative in test.alternatives}))
+        self._text_cache: dict[tuple, tuple] = {}
 
     def _select(self, meta_values: dict) -> tuple:
         # _OTHER / _NOT_STRING equal no literal; only "" fails a NONEMPTY requirement
@@ -271,5 +352,27 @@ class ScenarioIndex:
         found, checks = found
         if checks is None:
             return found
-        return tuple(scenario for scenario, tests in zip(found, checks)
-                     if tests is None or all(test.check(meta) for test in tests))
+        text_key = (signature, tuple([getattr(evt, field).get(key, "")
+                                      for field, key in self.text_keys]))
+        try:
+            chosen = self._text_cache.get(text_key)
+        except TypeError:  # an unhashable Meta value: no caching
+            text_key, chosen = None, None
+        if chosen is None:
+            values: dict = {}
+            chosen = tuple(scenario for scenario, tests in zip(found, checks)
+                           if tests is None or _passes(tests, evt, values))
+            if text_key is not None:
+                if len(self._text_cache) >= CACHE_LIMIT:
+                    self._text_cache.clear()
+                self._text_cache[text_key] = chosen
+        return chosen
+
+
+def _passes(tests, evt, values) -> bool:
+    """False only when a leading text test is false (and none before it undecided)."""
+    for test in tests:
+        answer = test.check(evt, values)
+        if answer is not True:
+            return answer is UNDECIDED
+    return True

@@ -48,8 +48,15 @@ def parse_go_cidr(text: str):
 
 
 def IpInRange(ip, cidr):
-    address = parse_go_ip(need_str(ip, "IpInRange"))
-    network = parse_go_cidr(need_str(cidr, "IpInRange", 2))
+    return _ip_in_range(need_str(ip, "IpInRange"), need_str(cidr, "IpInRange", 2))
+
+
+@lru_cache(maxsize=16384)
+def _ip_in_range(ip: str, cidr: str) -> bool:
+    """Pure, and called several times per event with the same source IP
+    (whitelists, postoverflows): cached."""
+    address = parse_go_ip(ip)
+    network = parse_go_cidr(cidr)
     if address is None or network is None or address.version != network.version:
         return False
     return address in network
