@@ -14,14 +14,15 @@ Changes need a reload of the daemon.
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
 
 from crowdsec_mp.cli.render import info, json_text
 from crowdsec_mp.config import load_config
-from crowdsec_mp.errors import ConfigError, CrowdsecMPError
+from crowdsec_mp.engine.simulation import SimulationConfig
+from crowdsec_mp.engine.simulation import read_simulation_file as load_simulation
+from crowdsec_mp.errors import CrowdsecMPError
 from crowdsec_mp.hub.source import ITEM_NAME_RE, write_atomic
 
 RELOAD_HINT = "Run 'scripts/stop.sh && scripts/start.sh' (or reload crowdsec-mp) for the new simulation settings to be effective."
@@ -29,43 +30,6 @@ FILE_HEADER = (
     "# Simulation mode (cscli-mp simulation enable|disable edits this file).\n"
     "# A scenario is simulated when `simulation` is true XOR it is listed in `exclusions`.\n"
 )
-
-
-@dataclass
-class SimulationConfig:
-    simulation: bool = False
-    exclusions: list = field(default_factory=list)
-
-    def is_simulated(self, scenario: str) -> bool:
-        return self.simulation != (scenario in self.exclusions)
-
-    def to_dict(self) -> dict:
-        return {"simulation": self.simulation, "exclusions": list(self.exclusions)}
-
-
-def load_simulation(path) -> SimulationConfig:
-    """Read simulation.yaml; a missing file means "simulation off"."""
-    path = Path(path)
-    if not path.is_file():
-        return SimulationConfig()
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        raise ConfigError(f"cannot read simulation settings: {exc}", file=path) from exc
-    if not isinstance(raw, dict):
-        raise ConfigError("top level must be a mapping", file=path)
-    unknown = sorted(set(raw) - {"simulation", "exclusions"})
-    if unknown:
-        raise ConfigError("unknown key (expected simulation, exclusions)", file=path, field=unknown[0])
-    simulation = raw.get("simulation", False)
-    if simulation is None:
-        simulation = False
-    if not isinstance(simulation, bool):
-        raise ConfigError(f"must be true or false, got {simulation!r}", file=path, field="simulation")
-    exclusions = raw.get("exclusions") or []
-    if not isinstance(exclusions, list) or not all(isinstance(e, str) for e in exclusions):
-        raise ConfigError("must be a list of scenario names", file=path, field="exclusions")
-    return SimulationConfig(simulation, list(exclusions))
 
 
 def save_simulation(path, settings: SimulationConfig) -> None:

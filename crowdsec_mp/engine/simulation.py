@@ -27,6 +27,9 @@ class SimulationConfig:
     def is_simulated(self, scenario_name: str) -> bool:
         return self.simulation != (scenario_name in self.exclusions)
 
+    def to_dict(self) -> dict:
+        return {"simulation": self.simulation, "exclusions": list(self.exclusions)}
+
 
 def parse_simulation(raw, path="simulation.yaml") -> SimulationConfig:
     """Validate an already-loaded simulation mapping (None = empty file)."""
@@ -58,11 +61,16 @@ def _read(path) -> dict | None:
         raise ConfigError(f"cannot read: {exc.strerror or exc}", file=path) from exc
 
 
+def read_simulation_file(path) -> SimulationConfig:
+    """One simulation file, without its `.local` override (what `cscli-mp simulation` edits)."""
+    path = str(path)
+    return parse_simulation(_read(path) if os.path.exists(path) else None, path)
+
+
 def load_simulation(path) -> SimulationConfig:
     """Read simulation.yaml (+ .local); a missing main file means "nothing simulated"."""
     path = str(path)
-    raw = _read(path) if os.path.exists(path) else None
-    config = parse_simulation(raw, path)
+    config = read_simulation_file(path)
     local = path + ".local"
     if os.path.exists(local):
         override = parse_simulation(_read(local), local)
