@@ -82,7 +82,7 @@ class HubIndex:
         entries = self.raw.get(kind) or {}
         record = entries.get(name)
         if not isinstance(record, dict):
-            raise ConfigError(f"no such item in the hub index", file=self.hub_dir / ".index.json",
+            raise ConfigError("no such item in the hub index", file=self.hub_dir / ".index.json",
                               item=f"{kind}:{name}")
         hub_path = str(record.get("path") or "")
         if not hub_path:

@@ -68,8 +68,6 @@ def ip_to_range(value, evt, ctx) -> dict[str, str]:
 def reverse_dns(value, evt, ctx) -> dict[str, str]:
     """PTR name through `ctx.extras["resolver"]` (callable ip -> name or list of
     names, None when unknown). No resolver = offline = nothing."""
-    import ipaddress
-
     resolver = ctx.extras.get("resolver") if ctx.extras else None
     if resolver is None or not value:
         return {}
