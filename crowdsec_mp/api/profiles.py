@@ -95,12 +95,7 @@ def _engine_context():
     """The EngineContext profile expressions compile with (wall clock)."""
     from crowdsec_mp.engine.context import EngineContext
 
-    try:
-        return EngineContext()
-    except ImportError:
-        # Data files / stash modules absent: profiles only need the clock and
-        # the plain helpers, so run without them rather than refuse to start.
-        return EngineContext(data=(), stash=())
+    return EngineContext()
 
 
 def load_profiles(path) -> list[Profile]:

@@ -179,8 +179,10 @@ def _run_cached(shape, build, values: dict, *, fetch: bool = True) -> list[tuple
     if entry is None:
         sentinels = {name: _SENTINEL_BASE - index for index, name in enumerate(sorted(values))}
         sql, params = build(**sentinels).sql()
+        # Text columns coerce the placeholder to str: recognise both forms.
         by_sentinel = {value: name for name, value in sentinels.items()}
-        slots = [(index, by_sentinel[p]) for index, p in enumerate(params) if isinstance(p, int) and p in by_sentinel]
+        by_sentinel.update({str(value): name for name, value in sentinels.items()})
+        slots = [(index, by_sentinel[p]) for index, p in enumerate(params) if isinstance(p, (int, str)) and p in by_sentinel]
         if {name for _, name in slots} != set(values):
             sql, params = build(**values).sql()  # a value was transformed: no reuse
             cursor = database_proxy.execute_sql(sql, params)

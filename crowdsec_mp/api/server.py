@@ -105,8 +105,12 @@ def serve(config, *, threads: int = DEFAULT_THREADS) -> int:
     flusher = FlushThread(settings.db)
     flusher.start()
     stop = threading.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stop.set())  # only flag; the main loop acts
+    try:
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, lambda *_: stop.set())  # only flag; the main loop acts
+    except ValueError:
+        # Not the main thread: the caller owns signals and ends the process.
+        log.info("serve() called outside the main thread: SIGTERM/SIGINT left to the caller")
     log.info("local API listening on %s", server.url)
     stop.wait()
     flusher.stop()

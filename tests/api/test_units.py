@@ -277,6 +277,13 @@ def test_cached_sql_swaps_values_and_keeps_shapes_apart(tmp_path):
 
     assert [r[0] for r in queries._run_cached(("test-shifted",), shifted, {"low": 1})] == ["m2"]
     assert [r[0] for r in queries._run_cached(("test-shifted",), shifted, {"low": 2})] == ["m3"]
+
+    def by_name(name):  # a text column turns the placeholder into a str
+        return Machine.select(Machine.created_at).where(Machine.machine_id == name)
+
+    assert queries._run_cached(("test-by-name",), by_name, {"name": "m4"}) == [(4,)]
+    assert queries._run_cached(("test-by-name",), by_name, {"name": "m1"}) == [(1,)]
+    assert any(key[1] == ("test-by-name",) for key in queries._SQL_CACHE)
     database_proxy.close()
 
 

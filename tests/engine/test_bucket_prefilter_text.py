@@ -112,3 +112,21 @@ def test_slashes_inside_strings_are_not_comments():
     assert split_top_conjuncts("a && b // c || d") is None
     assert split_top_conjuncts("a /* || */ && b") is None
     assert split_top_conjuncts("a / b && c") == ["a / b", "c"]
+
+
+def test_escaped_quotes_stay_inside_strings():
+    from crowdsec_mp.engine.buckets.prefilter import split_top_conjuncts
+
+    assert split_top_conjuncts(r"a == 'x\'y && z' && b") == [r"a == 'x\'y && z'", "b"]
+    assert split_top_conjuncts(r'a matches "\\.php" && b') == [r'a matches "\\.php"', "b"]
+    assert split_top_conjuncts(r"a == 'x\\' && b'") is None  # unterminated string
+
+
+def test_whole_filter_or_chain_is_one_text_test():
+    source = "Upper(evt.Meta.p) contains 'A' or Upper(evt.Meta.p) endsWith 'B'"
+    tests = leading_text_tests(source)
+    assert len(tests) == 1
+    for value in ["xa", "xb", "c", ""]:
+        evt = Event(Meta=StrMap({"p": value}))
+        assert tests[0].check(evt, {}) is compile_expr(source, CTX).run({"evt": evt})
+    assert leading_text_tests("Upper(evt.Meta.p) contains 'A' or f(evt)") == []

@@ -137,3 +137,14 @@ def test_overridden_upper_is_not_treated_as_pure():
     assert program.run({"lines": DataLines(["A", "B", "X"]), "v": "x"}) is True
     assert len(calls) == 3  # evaluated per element, as written
     assert isinstance(parse("Upper(v)"), ast.Call)
+
+
+def test_file_loaded_after_first_use_is_seen(tmp_path):
+    ctx = EngineContext(data=DataLibrary())
+    program = compile_expr('any(File("late.txt"), { v endsWith # })', ctx)
+    assert program.run({"v": "a.php"}) is False  # not loaded yet: empty list
+    path = tmp_path / "late.txt"
+    path.write_text(".php\n", encoding="utf-8")
+    ctx.data.load("late.txt", "string", path)
+    assert program.run({"v": "a.php"}) is True
+    assert program.run({"v": "a.css"}) is False

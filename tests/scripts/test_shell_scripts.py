@@ -201,7 +201,12 @@ def test_install_into_temp_tree_without_venv(repo_root, env, tmp_path):
             parts = Path(entry["path"]).parts
             target = root / "etc" / kind / (parts[1] if kind == "parsers" else "") / parts[-1]
             assert hashlib.sha256(target.read_bytes()).hexdigest() == entry["versions"][entry["version"]]["digest"]
-    assert sorted(p.name for p in (root / "data").iterdir()) == sorted(p.name for p in (repo_root / "hub" / "data").iterdir())
+    # the data dir holds the hub's data files, plus the SQLite database in which
+    # `cscli-mp machines add` registered this machine (credentials file written)
+    data_files = sorted(p.name for p in (root / "data").iterdir() if p.name != "crowdsec.db")
+    assert data_files == sorted(p.name for p in (repo_root / "hub" / "data").iterdir())
+    assert (root / "data" / "crowdsec.db").is_file()
+    assert yaml.safe_load((root / "etc" / "local_api_credentials.yaml").read_text())["login"].endswith("-crowdsec-mp")
 
     # a second run keeps the operator's changes, and with LAPI credentials present
     # the daemon checks the whole installed configuration (crowdsec-mp -t)

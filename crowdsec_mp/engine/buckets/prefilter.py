@@ -20,7 +20,7 @@ import re
 
 _TOKEN = re.compile(
     r"""\s*(?:
-        (?P<str>'[^'\\]*'|"[^"\\]*"|`[^`]*`)
+        (?P<str>'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*"|`[^`]*`)
       | (?P<badstr>['"])
       | (?P<open>[(\[{])
       | (?P<close>[)\]}])
@@ -274,8 +274,13 @@ def leading_text_tests(source: str) -> list[TextTest]:
     the first conjunct that is neither a simple Meta requirement nor a text
     test (which could fail with an error, so nothing after it may be used)."""
     parts = split_top_conjuncts(source or "")
+    if parts is None:
+        # Not a plain `&&` chain; the whole filter may still be one `or` chain
+        # of text comparisons.
+        whole = _text_test(source or "")
+        return [whole] if whole is not None else []
     tests = []
-    for part in parts or ():
+    for part in parts:
         requirement = _requirement(part)
         if requirement is not None and requirement[1] is not NONEMPTY:
             continue  # `evt.Meta.k == 'x'` / `in [...]`: decided by the cached signature

@@ -276,12 +276,13 @@ class Compiler:
         compiled = [self.compile(arg.body if isinstance(arg, ast.Closure) else arg)
                     for arg in node.args]
         if name in ("any", "none") and isinstance(node.args[1], ast.Closure):
-            fast = self._compile_line_predicate(name, node.args[1].body, impl, compiled)
+            fast = self._compile_line_predicate(name, node.args[0], node.args[1].body, impl,
+                                                compiled)
             if fast is not None:
                 return fast
         return lambda env: impl(env, *compiled)
 
-    def _compile_line_predicate(self, name, body, impl, compiled):
+    def _compile_line_predicate(self, name, list_node, body, impl, compiled):
         """`any/none(<data file>, {E op #})` answered by a matcher precomputed
         per file (fastpred.py); anything the matcher cannot answer exactly
         (not a data file, E fails or is not a string) runs the generic loop."""
@@ -293,20 +294,35 @@ class Compiler:
         items_fn, pred = compiled
         key = (op, transform, line_on_right)
         negate = name == "none"
+        # `File("name")` with our own helper: once the file is loaded its lines
+        # never change (DataLibrary loads a name once), so the list and its
+        # matcher are kept after the first call that finds them loaded.
+        constant_file = (self.share_pure_calls and isinstance(list_node, ast.Call)
+                         and list_node.name == "File" and len(list_node.args) == 1
+                         and isinstance(list_node.args[0], ast.Const)
+                         and type(list_node.args[0].value) is str)
+        kept = []  # [] or [lines, matcher]
 
         def build(lines):
             return fastpred.build_matcher(lines, op, transform, line_on_right)
 
         def line_predicate(env):
-            items = items_fn(env)
-            if type(items) is DataLines and items:
-                try:
-                    value = invariant(env)
-                except Exception:  # the generic loop raises it as it always did
-                    value = None
-                if type(value) is str:
-                    found = items.matcher(key, build)(value)
-                    return not found if negate else found
+            if kept:
+                items, matcher = kept
+            else:
+                items = items_fn(env)
+                if type(items) is not DataLines or not items:
+                    return impl(env, lambda _env: items, pred)
+                matcher = items.matcher(key, build)
+                if constant_file:
+                    kept[:] = (items, matcher)
+            try:
+                value = invariant(env)
+            except Exception:  # the generic loop raises it as it always did
+                value = None
+            if type(value) is str:
+                found = matcher(value)
+                return not found if negate else found
             return impl(env, lambda _env: items, pred)
 
         return line_predicate
