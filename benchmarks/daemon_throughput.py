@@ -1,13 +1,19 @@
-"""Replay throughput of the daemon vs the single-process engine (not a test).
+"""Replay throughput and memory of the daemon vs the single-process engine (not a test).
 
-    python benchmarks/daemon_throughput.py [--lines 50000] [--kind sshd] [--combos 1x1,2x1,2x2]
+    python benchmarks/daemon_throughput.py [--lines 1000000] [--kinds sshd,nginx] [--combos 1x1,2x1]
 
-Generates a corpus with ../shared/tools/gen_corpus.py, installs the project's
-own hub items in a temporary config, then times:
-* the single-process engine (`replay.Engine`) in this process;
-* `crowdsec-mp -dsn ... -dump-data` for each workers x shards combo (wall time
-  including process start-up, which is reported separately from a 1-line run).
-It also checks every run produced the same alerts as the single-process engine.
+For each corpus kind it generates a log with ../shared/tools/gen_corpus.py, installs
+the CrowdSec hub collections linux, nginx, base-http-scenarios and http-cve (from
+../shared/hub, test data) with our own installer into a temporary config, then runs:
+
+* the single-process engine (`replay.Engine`) in a child process of this script;
+* `crowdsec-mp -dsn ... -dump-data` for each workers x shards combo.
+
+Every run is a separate process tree, sampled with psutil every 0.1 s: peak RSS is
+the peak of the SUM of the RSS of every process of the tree (supervisor, parsers,
+shards, output), which is what the machine has to provide. lines/s is the wall time
+of the whole run including start-up (the start-up cost, measured on a 1-line file, is
+printed too). Every daemon run is checked to give exactly the single-process alerts.
 """
 
 from __future__ import annotations
@@ -21,14 +27,22 @@ import tempfile
 import time
 from pathlib import Path
 
+import psutil
+
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "tests" / "integration"))
 
-from daemon_env import daemon_env, make_config  # noqa: E402
+from daemon_env import daemon_env, make_hub_config  # noqa: E402
+
+COLLECTIONS = ["crowdsecurity/linux", "crowdsecurity/nginx", "crowdsecurity/base-http-scenarios",
+               "crowdsecurity/http-cve"]
+LOG_TYPES = {"sshd": "syslog", "nginx": "nginx"}
+MIB = 1024 * 1024
 
 
-def single_process(config, log_path, log_type):
+def single_process_main(config, log_path, log_type, out_path) -> None:
+    """Runs in its own process (`--single`): replay with `replay.Engine`, alerts to out_path."""
     from crowdsec_mp.config import load_config
     from crowdsec_mp.engine.alerts import runtime_alert_to_api
     from crowdsec_mp.engine.replay import Engine
@@ -36,56 +50,100 @@ def single_process(config, log_path, log_type):
 
     items = InstalledItems(load_config(config))
     engine = Engine.build(items.ctx, items.patterns(), items.parser_files, [str(p) for p in items.scenario_files])
-    lines = log_path.read_text().splitlines()
-    started = time.perf_counter()
+    postoverflows = items.postoverflows()
+    with open(log_path, encoding="utf-8", errors="replace") as handle:
+        lines = handle.read().splitlines()
     result = engine.replay(lines, src=str(log_path), labels={"type": log_type}, record=False)
-    elapsed = time.perf_counter() - started
-    alerts = [a for o in result.overflows if not (o.Whitelisted or o.Overflow.Whitelisted)
-              for a in runtime_alert_to_api(o.Overflow)]
-    return elapsed, sorted(json.dumps(a, sort_keys=True) for a in alerts)
+    alerts = []
+    for overflow in result.overflows:
+        if overflow.Overflow.Alert is None:
+            continue
+        if postoverflows is not None:
+            postoverflows.parse(overflow)
+        if not (overflow.Whitelisted or overflow.Overflow.Whitelisted):
+            alerts += runtime_alert_to_api(overflow.Overflow)
+    with open(out_path, "w", encoding="utf-8") as handle:
+        for alert in alerts:
+            handle.write(json.dumps(alert, sort_keys=True, default=str) + "\n")
 
 
-def daemon_run(config, log_path, log_type, workers, shards, dump):
+def run_sampled(command) -> tuple[float, int]:
+    """Runs command; returns (wall seconds, peak of the summed RSS of its process tree)."""
     started = time.perf_counter()
-    done = subprocess.run([sys.executable, "-m", "crowdsec_mp.daemon", "-c", str(config), "-dsn",
-                           f"file://{log_path}", "-type", log_type, "-no-api", "-dump-data", str(dump),
-                           "-workers", str(workers), "-shards", str(shards), "-warning"],
-                          capture_output=True, text=True, env=daemon_env())
+    proc = subprocess.Popen(command, env=daemon_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    root = psutil.Process(proc.pid)
+    peak = 0
+    while proc.poll() is None:
+        total = 0
+        try:
+            tree = [root, *root.children(recursive=True)]
+        except psutil.Error:
+            tree = []
+        for member in tree:
+            try:
+                total += member.memory_info().rss
+            except psutil.Error:
+                pass
+        peak = max(peak, total)
+        time.sleep(0.1)
     elapsed = time.perf_counter() - started
-    if done.returncode != 0:
-        raise SystemExit(f"daemon failed: {done.stderr}")
-    alerts = [json.loads(line) for line in (dump / "alerts.jsonl").read_text().splitlines()]
-    return elapsed, sorted(json.dumps(a, sort_keys=True) for a in alerts)
+    err = proc.stderr.read()
+    if proc.returncode != 0:
+        raise SystemExit(f"{command[2:5]} failed ({proc.returncode}): {err[-3000:]}")
+    return elapsed, peak
+
+
+def canonical_alerts(path: Path) -> list[str]:
+    # Same canonical form for both sides (the daemon writes sort_keys JSON too).
+    return sorted(json.dumps(json.loads(line), sort_keys=True) for line in path.read_text().splitlines())
+
+
+def daemon_command(config, log_path, log_type, workers, shards, dump):
+    return [sys.executable, "-m", "crowdsec_mp.daemon", "-c", str(config), "-dsn", f"file://{log_path}",
+            "-type", log_type, "-no-api", "-dump-data", str(dump), "-workers", str(workers),
+            "-shards", str(shards), "-warning"]
+
+
+def bench_kind(kind, args, tmp: Path) -> None:
+    log_type = LOG_TYPES[kind]
+    log_path = tmp / f"{kind}.log"
+    subprocess.run([sys.executable, os.path.join(args.shared, "tools", "gen_corpus.py"), "--kind", kind,
+                    "--lines", str(args.lines), "--seed", "7", "--out", str(log_path)], check=True,
+                   capture_output=True)
+    one_line = tmp / f"{kind}-one.log"
+    with open(log_path, encoding="utf-8") as handle:
+        one_line.write_text(handle.readline())
+    config = make_hub_config(tmp / kind, Path(args.shared) / "hub", COLLECTIONS)
+    single_out = tmp / f"{kind}-single.jsonl"
+    elapsed, peak = run_sampled([sys.executable, __file__, "--single", str(config), str(log_path), log_type,
+                                 str(single_out)])
+    expected = canonical_alerts(single_out)
+    print(f"{kind}: single-process engine: {args.lines / elapsed:8.0f} lines/s ({elapsed:7.1f}s), "
+          f"peak RSS {peak / MIB:6.0f} MiB, {len(expected)} alerts", flush=True)
+    for combo in args.combos.split(","):
+        workers, shards = (int(x) for x in combo.split("x"))
+        startup, _ = run_sampled(daemon_command(config, one_line, log_type, workers, shards, tmp / "dump0"))
+        elapsed, peak = run_sampled(daemon_command(config, log_path, log_type, workers, shards, tmp / "dump"))
+        got = canonical_alerts(tmp / "dump" / "alerts.jsonl")
+        same = "same alerts" if got == expected else f"DIFFERENT ALERTS ({len(got)} vs {len(expected)})"
+        print(f"{kind}: daemon {workers} workers x {shards} shards: {args.lines / elapsed:8.0f} lines/s "
+              f"({elapsed:7.1f}s incl. {startup:.1f}s start-up+stop), peak total RSS {peak / MIB:6.0f} MiB; {same}",
+              flush=True)
 
 
 def main():
+    if len(sys.argv) > 1 and sys.argv[1] == "--single":
+        single_process_main(*sys.argv[2:6])
+        return
     parser = argparse.ArgumentParser()
-    parser.add_argument("--lines", type=int, default=50000)
-    parser.add_argument("--kind", choices=["sshd", "nginx"], default="sshd")
-    parser.add_argument("--combos", default="1x1,2x1,2x2")
+    parser.add_argument("--lines", type=int, default=1_000_000)
+    parser.add_argument("--kinds", default="sshd,nginx")
+    parser.add_argument("--combos", default="1x1,2x1")
     parser.add_argument("--shared", default=str(REPO.parent / "shared"))
     args = parser.parse_args()
-    log_type = "syslog" if args.kind == "sshd" else "nginx"
     with tempfile.TemporaryDirectory() as tmp:
-        tmp = Path(tmp)
-        log_path = tmp / f"{args.kind}.log"
-        subprocess.run([sys.executable, os.path.join(args.shared, "tools", "gen_corpus.py"), "--kind", args.kind,
-                        "--lines", str(args.lines), "--seed", "7", "--out", str(log_path)], check=True,
-                       capture_output=True)
-        one_line = tmp / "one.log"
-        one_line.write_text(log_path.read_text().splitlines()[0] + "\n")
-        config = make_config(tmp)
-        elapsed, expected = single_process(config, log_path, log_type)
-        print(f"single-process engine: {args.lines / elapsed:9.0f} lines/s ({elapsed:.2f}s, {len(expected)} alerts)")
-        for combo in args.combos.split(","):
-            workers, shards = (int(x) for x in combo.split("x"))
-            startup, _ = daemon_run(config, one_line, log_type, workers, shards, tmp / "dump0")
-            elapsed, got = daemon_run(config, log_path, log_type, workers, shards, tmp / "dump")
-            same = "same alerts" if got == expected else "DIFFERENT ALERTS"
-            steady = max(elapsed - startup, 1e-9)
-            print(f"daemon {workers} workers x {shards} shards: {args.lines / elapsed:9.0f} lines/s wall "
-                  f"({elapsed:.2f}s), {args.lines / steady:9.0f} lines/s without the {startup:.2f}s "
-                  f"start-up/shutdown; {same}")
+        for kind in args.kinds.split(","):
+            bench_kind(kind, args, Path(tmp))
 
 
 if __name__ == "__main__":

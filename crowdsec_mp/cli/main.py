@@ -13,7 +13,10 @@ import importlib
 import sys
 
 from crowdsec_mp import __version__
+from crowdsec_mp.config import load_config
 from crowdsec_mp.errors import CrowdsecMPError
+
+OUTPUT_FORMATS = ("human", "json", "raw")
 
 # Order = order in `--help`.
 COMMAND_MODULES = [
@@ -44,7 +47,7 @@ def common_parser(defaults: bool) -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("-c", "--config", default=default(None), help="path to config.yaml")
     common.add_argument(
-        "-o", "--output", choices=["human", "json", "raw"], default=default(None),
+        "-o", "--output", choices=OUTPUT_FORMATS, default=default(None),
         help="output format: human (tables), json, raw (CSV)",
     )
     common.add_argument("--debug", action="store_true", default=default(False), help="verbose logging")
@@ -64,6 +67,19 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def configured_output(config_path) -> str:
+    """`cscli.output` of config.yaml, the default for -o (as cscli does).
+
+    A missing or broken config is not an error here: the command that needs
+    the config reports it; commands that don't (hubtest, explain) still run.
+    """
+    try:
+        value = load_config(config_path).section("cscli").get("output")
+    except CrowdsecMPError:
+        return "human"
+    return value if value in OUTPUT_FORMATS else "human"
+
+
 def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -71,7 +87,7 @@ def main(argv=None) -> int:
         parser.print_help()
         return 1
     if args.output is None:
-        args.output = "human"
+        args.output = configured_output(args.config)
     try:
         return int(args.func(args) or 0)
     except CrowdsecMPError as exc:

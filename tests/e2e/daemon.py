@@ -6,6 +6,7 @@ killing the daemon's group alone would leave them behind)."""
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -26,6 +27,14 @@ def port_in_use(port: int, host: str = "127.0.0.1") -> bool:
     with socket.socket() as sock:
         sock.settimeout(1)
         return sock.connect_ex((host, port)) == 0
+
+
+def go_duration_seconds(duration: str) -> float:
+    """A Go-style duration as the LAPI prints remaining times ("3h59m58s", "59m58.5s")."""
+    units = {"h": 3600, "m": 60, "s": 1, "ms": 0.001}
+    parts = re.findall(r"(\d+(?:\.\d+)?)(ms|h|m|s)", duration)
+    assert parts and "".join(n + u for n, u in parts) == duration, f"unexpected duration {duration!r}"
+    return sum(float(n) * units[u] for n, u in parts)
 
 
 def output_tail(path: Path, lines: int = 40) -> str:

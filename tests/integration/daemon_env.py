@@ -56,3 +56,35 @@ def daemon_env() -> dict:
 def run_daemon(args, timeout=120):
     return subprocess.run([sys.executable, "-m", "crowdsec_mp.daemon", *args], capture_output=True, text=True,
                           env=daemon_env(), timeout=timeout)
+
+
+def make_hub_config(tmp: Path, shared_hub: Path, collections, *, workers=2, shards=2, extra=None) -> Path:
+    """A config with CrowdSec hub collections installed from `shared_hub` (test data) with
+    the project's own installer, CrowdSec's grok patterns and the hub's data files."""
+    from crowdsec_mp.hub.install import HubInstaller
+    from crowdsec_mp.hub.source import DirectorySource
+
+    conf = tmp / "conf"
+    data = tmp / "data"
+    conf.mkdir(parents=True, exist_ok=True)
+    data.mkdir(parents=True, exist_ok=True)
+    installer = HubInstaller(DirectorySource(shared_hub), conf, data)
+    for name in collections:
+        installer.install("collections", name)
+    for database in sorted((shared_hub / "geoip").glob("*.mmdb")):  # what geoip-enrich reads
+        shutil.copy(database, data / database.name)
+    config = {
+        "config_paths": {"config_dir": "./", "data_dir": str(data), "pattern_dir": str(shared_hub / "patterns"),
+                         "simulation_path": "./simulation.yaml"},
+        "crowdsec_service": {"state_dir": str(tmp / "state"), "parser_workers": workers,
+                             "bucket_shards": shards, "acquisition_path": "./acquis.yaml",
+                             "acquisition_dir": "./acquis.d"},
+        "api": {"client": {"credentials_path": "./local_api_credentials.yaml"},
+                "server": {"enable": False}},
+        "prometheus": {"enabled": False},
+    }
+    for key, value in (extra or {}).items():
+        config.setdefault(key, {}).update(value)
+    path = conf / "config.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -17,6 +16,7 @@ import pytest
 import yaml
 
 from tests.e2e.daemon import DaemonProcesses, free_port
+from tests.e2e.daemon import go_duration_seconds as seconds
 
 
 @dataclass
@@ -95,14 +95,6 @@ def decisions(env, config) -> list[dict]:
 
 def on(env, config, value) -> list[dict]:
     return [d for d in decisions(env, config) if d["value"] == value]
-
-
-def seconds(duration: str) -> float:
-    """Go-style remaining duration as the LAPI prints it ("3h59m58s", "59m58.5s")."""
-    units = {"h": 3600, "m": 60, "s": 1, "ms": 0.001}
-    parts = re.findall(r"(\d+(?:\.\d+)?)(ms|h|m|s)", duration)
-    assert parts and "".join(n + u for n, u in parts) == duration, f"unexpected duration {duration!r}"
-    return sum(float(n) * units[u] for n, u in parts)
 
 
 def test_ban_creates_the_decision(repo_root, env, lapi):
