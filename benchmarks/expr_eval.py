@@ -7,10 +7,14 @@ Prints ns per Program.run for typical parser/scenario filters.
 
 from __future__ import annotations
 
+import sys
 import timeit
+from pathlib import Path
 
-from crowdsec_mp.engine.event import Event
-from crowdsec_mp.engine.expr import compile_expr
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from crowdsec_mp.engine.event import Event  # noqa: E402
+from crowdsec_mp.engine.expr import compile_expr  # noqa: E402
 
 CASES = [
     "evt.Parsed.program == 'sshd'",
@@ -21,6 +25,9 @@ CASES = [
     "Upper(evt.Parsed.request) contains 'UNION' || evt.Parsed.request matches '(?i)select.+from'",
     "int(evt.Parsed.status) >= 400",
     "any(['a', 'b', 'c'], {# == evt.Parsed.program})",
+    # Repeated pure call (computed once per run) and constant folding of Upper('...').
+    "Upper(evt.Parsed.request) contains Upper('/a') || Upper(evt.Parsed.request) contains Upper('/b')"
+    " || Upper(evt.Parsed.request) contains Upper('/c')",
 ]
 
 

@@ -25,7 +25,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from crowdsec_mp.engine import routing
-from crowdsec_mp.engine.event import LIVE, TIMEMACHINE, new_log_event
+from crowdsec_mp.engine.event import LIVE, TIMEMACHINE, StrMap, new_log_event
 from crowdsec_mp.errors import ConfigError
 from crowdsec_mp.pipeline import wire
 from crowdsec_mp.pipeline.binding import ParseResult
@@ -118,6 +118,7 @@ class EngineParserStage:
         self.tree = items.parsers()
         self.scenarios = items.scenarios()
         self.index = ScenarioIndex(self.scenarios)
+        self._position = {id(scenario): i for i, scenario in enumerate(self.scenarios)}
         self.expect_mode = TIMEMACHINE if run.mode == "replay" else LIVE
         #: (scenario name, line src) -> events poured, for cs_bucket_poured_total.
         self.poured: dict[tuple, int] = {}
@@ -134,19 +135,53 @@ class EngineParserStage:
             return ParseResult(False)
         if evt.Whitelisted or not self.scenarios:
             return ParseResult(True)
+        before = _mutable_maps(evt)
         pours = routing.prepare_pours(evt, self.scenarios, self.index)
         if not pours:
             return ParseResult(True)
         data = wire.event_to_wire(evt)
+        at_pour = self._states_at_pour(evt, before, pours) if _mutable_maps(evt) != before else {}
         routed = []
-        for pour in pours:
+        for number, pour in enumerate(pours):
             item = {"s": pour.scenario_index, "g": pour.group, "evt": data}
             if pour.distinct_value is not routing.UNSET:
                 item["d"] = pour.distinct_value
+            if number in at_pour and at_pour[number] != data:
+                item["at_pour"] = at_pour[number]
             routed.append((pour.route_key, item))
             key = (self.scenarios[pour.scenario_index].name, src)
             self.poured[key] = self.poured.get(key, 0) + 1
         return ParseResult(True, routed)
+
+
+    def _states_at_pour(self, evt, before, pours) -> dict[int, dict]:
+        """A scenario filter changed the event (`evt.SetMeta(...)`): the single-process
+        engine pours the one shared event object scenario by scenario, so an overflow
+        raised by pour k renders the event as it was right after scenario k's filter,
+        while events left in buckets end up with every change. We replay the filters
+        on a restored copy, one scenario at a time, and record the event at each pour
+        (pour number -> wire form); the shard pours that state, then brings the event
+        to its final state (`EngineBucketStage.apply`). Rare: hub filters seldom write.
+        """
+        final = _mutable_maps(evt)
+        evt.Meta, evt.Parsed, evt.Enriched = (StrMap(m) for m in before)
+        states: dict[int, dict] = {}
+        wanted = [pour.scenario_index for pour in pours]
+        try:
+            for scenario in self.index.candidates(evt):
+                if len(states) == len(wanted):
+                    break
+                position = self._position[id(scenario)]
+                if routing.prepare_pours(evt, [scenario], with_distinct=False) and position == wanted[len(states)]:
+                    states[len(states)] = wire.event_to_wire(evt)
+        finally:
+            evt.Meta, evt.Parsed, evt.Enriched = (StrMap(m) for m in final)
+        return states
+
+
+def _mutable_maps(evt) -> tuple[dict, dict, dict]:
+    """Copies of the maps a filter may write to (compared before/after filters)."""
+    return dict(evt.Meta), dict(evt.Parsed), dict(evt.Enriched)
 
 
 class EngineBucketStage:
@@ -164,10 +199,16 @@ class EngineBucketStage:
         return {"overflowed": dict(self.overflowed), "buckets": live}
 
     def apply(self, item) -> list:
-        evt = wire.event_from_wire(item["evt"])
+        """Pour one routed item; with `at_pour` (see EngineParserStage._states_at_pour)
+        the event is poured as it was at that point, then updated in place to its
+        final state, which is what it shows in later overflows."""
+        evt = wire.event_from_wire(item.get("at_pour") or item["evt"])
         distinct = item["d"] if "d" in item else routing.UNSET
-        overflows = self.store.pour_prepared(int(item["s"]), item["g"], evt, distinct_value=distinct)
-        return self._forward(overflows)
+        overflows = self._forward(self.store.pour_prepared(int(item["s"]), item["g"], evt, distinct_value=distinct))
+        if "at_pour" in item:
+            final = wire.event_from_wire(item["evt"])
+            evt.Meta, evt.Parsed, evt.Enriched = final.Meta, final.Parsed, final.Enriched
+        return overflows
 
     def _forward(self, overflows) -> list:
         out = []

@@ -194,17 +194,20 @@ def shared_pure_calls(tree, functions: dict) -> frozenset:
     with only constant arguments (folded at compile time instead).
     """
     let_names = set()
-    for node, _ in _walk(tree):
+    calls = []  # (call of a pure function, inside a closure)
+    for node, in_closure in _walk(tree):
         if isinstance(node, ast.MethodCall):
             return frozenset()
         if isinstance(node, ast.Ident) and node.name == "$env":
             return frozenset()
         if isinstance(node, ast.Let):
             let_names.add(node.name)
+        elif (isinstance(node, ast.Call) and node.args
+              and functions.get(node.name) in PURE_STRING_FUNCTIONS):
+            calls.append((node, in_closure))
     counts: dict = {}
-    for node, in_closure in _walk(tree):
-        if (isinstance(node, ast.Call) and node.args
-                and not all(isinstance(arg, ast.Const) for arg in node.args)
+    for node, in_closure in calls:
+        if (not all(isinstance(arg, ast.Const) for arg in node.args)
                 and is_invariant(node, functions)
                 and not _reads_names(node, let_names)):
             key = repr(node)
