@@ -120,11 +120,16 @@ class EngineParserStage:
         self.index = ScenarioIndex(self.scenarios)
         self._position = {id(scenario): i for i, scenario in enumerate(self.scenarios)}
         self.expect_mode = TIMEMACHINE if run.mode == "replay" else LIVE
-        #: (scenario name, line src) -> events poured, for cs_bucket_poured_total.
+        #: (scenario name, line src) -> events poured since the last `take_poured()`.
         self.poured: dict[tuple, int] = {}
 
-    def metrics(self) -> dict:
-        return {"poured": [[name, src, count] for (name, src), count in self.poured.items()]}
+    def take_poured(self) -> list:
+        """Pour counts since the last call, [[scenario, line src, count], ...]. The parser
+        worker sends them with each batch ack, so cs_bucket_poured_total counts every
+        acked batch exactly once, across worker respawns and re-dispatches."""
+        taken = [[name, src, count] for (name, src), count in self.poured.items()]
+        self.poured = {}
+        return taken
 
     def process(self, raw, src, labels, module, time_machine=False) -> ParseResult:
         expect_mode = TIMEMACHINE if time_machine else self.expect_mode

@@ -62,16 +62,12 @@ class SupervisorCollector:
         overflowed = CounterMetricFamily("cs_bucket_overflowed_total", "Overflows per scenario", labels=["name"])
         live = GaugeMetricFamily("cs_buckets", "Live buckets per scenario", labels=["name"])
         live_totals: dict[str, int] = {}
-        poured_totals: dict[tuple, int] = {}
+        # Counted from the batch acks (exact across parser respawns), not from heartbeats.
+        poured_totals = _copy(metrics.get("poured", {}))
         overflow_totals: dict[str, int] = {}
         children = list(sup.all_children())
         for child in children:
             stage = (child.stats or {}).get("stage", {}) or {}
-            # Parser stages report [[scenario, src, count], ...] (msgpack has no tuple keys).
-            for entry in stage.get("poured") or []:
-                if isinstance(entry, list) and len(entry) == 3:
-                    key = (entry[0], entry[1])
-                    poured_totals[key] = poured_totals.get(key, 0) + entry[2]
             for scenario, value in (stage.get("overflowed") or {}).items():
                 overflow_totals[scenario] = overflow_totals.get(scenario, 0) + value
             for scenario, value in (stage.get("buckets") or {}).items():

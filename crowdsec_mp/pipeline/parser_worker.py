@@ -118,4 +118,5 @@ def handle_batch(runtime, batch_parser: BatchParser, shard_out, payload) -> None
         "worker": runtime.index, "batch": batch_id, "parsed": parsed, "unparsed": unparsed,
         "source": payload.get("source", ""), "per_src": batch_parser.per_src,
         "seconds": time.monotonic() - started,
+        "poured": runtime.stage.take_poured() if hasattr(runtime.stage, "take_poured") else [],
     })

@@ -165,6 +165,8 @@ class Supervisor:
         self.metrics = {
             "lines_read": {}, "lines_parsed": {}, "lines_unparsed": {}, "batches_dispatched": 0,
             "batches_redispatched": 0, "respawns": 0, "killed_stale": 0,
+            # (scenario, line src) -> events poured, from the acks (cs_bucket_poured_total).
+            "poured": {},
         }
         self._source_cursor = 0
         #: line src -> labels.type, for the metrics' `type` label.
@@ -284,6 +286,11 @@ class Supervisor:
                     continue
                 for key, count in (("lines_parsed", parsed), ("lines_unparsed", unparsed)):
                     self.metrics[key][src] = self.metrics[key].get(src, 0) + count
+            poured = self.metrics["poured"]
+            for entry in payload.get("poured") or []:
+                if isinstance(entry, list) and len(entry) == 3 and isinstance(entry[2], int):
+                    key = (str(entry[0]), str(entry[1]))
+                    poured[key] = poured.get(key, 0) + entry[2]
             worker = self._child("parser", payload["worker"])
             if worker is not None:
                 worker.last_heartbeat = now
@@ -553,7 +560,8 @@ class Supervisor:
 
     def summary(self) -> dict:
         """Counts for the end-of-replay log line and the metrics endpoint."""
-        out = {key: value for key, value in self.metrics.items()}
+        out = {key: value for key, value in self.metrics.items() if key != "poured"}
+        out["poured"] = sum(self.metrics["poured"].values())
         if self.output_done is not None:
             out["alerts"] = self.output_done.get("alerts", 0)
             out["alerts_pushed"] = self.output_done.get("pushed", 0)

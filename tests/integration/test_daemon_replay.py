@@ -94,3 +94,49 @@ def test_sigkill_of_a_parser_mid_replay_with_the_real_engine(tmp_path, shared_di
     assert "died with signal 9" in err
     got = [json.loads(line) for line in (dump / "alerts.jsonl").read_text().splitlines()]
     assert canonical(got) == canonical(single_process_alerts(config, log_path, "syslog"))
+
+
+# A scenario filter that writes to the event (hub example: http-technology-probing's
+# `evt.SetMeta("target_technology", ...)`). The single-process engine pours one shared
+# event scenario by scenario: a trigger loaded BEFORE the writer renders the event
+# without the new meta, a bucket loaded after it renders it with the meta.
+TRIGGER_FIRST = """type: trigger
+name: test/a-trigger-before-the-writer
+description: "one alert per failed login, rendered before the writer's filter ran"
+filter: "evt.Meta.log_type == 'ssh_failed-auth'"
+groupby: evt.Meta.source_ip
+labels: {remediation: false}
+"""
+WRITER = """type: leaky
+name: test/b-writer
+description: "its filter tags the event"
+filter: "evt.Meta.log_type == 'ssh_failed-auth' && evt.SetMeta('tagged_by', 'writer')"
+groupby: evt.Meta.source_ip
+capacity: 1
+leakspeed: 1m
+labels: {remediation: false}
+"""
+
+
+def test_a_filter_that_writes_the_event_gives_the_single_process_alerts(tmp_path):
+    config = make_config(tmp_path, workers=2, shards=3)
+    (config.parent / "scenarios" / "0a-trigger.yaml").write_text(TRIGGER_FIRST)
+    (config.parent / "scenarios" / "0b-writer.yaml").write_text(WRITER)
+    log_path = tmp_path / "auth.log"
+    log_path.write_text("".join(
+        f"Mar 10 06:00:0{i} web01 sshd[{100 + i}]: Failed password for root from 192.0.2.{i % 2} port {4000 + i} ssh2\n"
+        for i in range(6)))
+    dump = tmp_path / "dump"
+    done = run_daemon(["-c", str(config), "-dsn", f"file://{log_path}", "-type", "syslog", "-no-api",
+                       "-dump-data", str(dump)])
+    assert done.returncode == 0, done.stderr
+    got = [json.loads(line) for line in (dump / "alerts.jsonl").read_text().splitlines()]
+    expected = single_process_alerts(config, log_path, "syslog")
+
+    def tagged(alerts, scenario):
+        return {any(m["key"] == "tagged_by" for m in event["meta"]) for a in alerts if a["scenario"] == scenario
+                for event in a["events"]}
+    # The case is the one described above (so the comparison below is meaningful).
+    assert tagged(expected, "test/a-trigger-before-the-writer") == {False}
+    assert tagged(expected, "test/b-writer") == {True}
+    assert canonical(got) == canonical(expected)

@@ -148,7 +148,7 @@ def test_metrics_endpoint_exposes_supervisor_counts(tmp_path):
     sup.metrics["lines_unparsed"]["/var/log/auth.log"] = 3
     sup.src_types["/var/log/auth.log"] = "syslog"
     sup.shards[0].stats = {"applied": 5, "stage": {"overflowed": {"a/b": 2}, "buckets": {"a/b": 3}}}
-    sup.parsers[0].stats = {"stage": {"poured": [["a/b", "/var/log/auth.log", 4]]}}
+    sup.metrics["poured"][("a/b", "/var/log/auth.log")] = 4
     server = MetricsServer.start(sup, "127.0.0.1", 0)
     try:
         text = requests.get(f"http://127.0.0.1:{server.port}/metrics", timeout=5).text
@@ -171,3 +171,17 @@ def test_metrics_endpoint_exposes_supervisor_counts(tmp_path):
     assert table["acquisition"]["/var/log/auth.log"]["pour"] == 4
     assert table["scenarios"]["a/b"]["overflow"] == 2
     assert table["scenarios"]["a/b"]["curr_count"] == 3
+
+
+def test_poured_counts_come_from_batch_acks_once_per_batch(tmp_path):
+    from crowdsec_mp.pipeline.runspec import RunSpec
+    from crowdsec_mp.pipeline.supervisor import Batch, Supervisor
+
+    sup = Supervisor(RunSpec(run_dir=str(tmp_path / "run"), parser_workers=2, bucket_shards=1), [])
+    sup.batches[3] = Batch(3, b"", "/x.log", 2, worker=0)
+    ack = {"worker": 0, "batch": 3, "per_src": {"/x.log": [2, 0]}, "poured": [["a/b", "/x.log", 2], ["c/d", "/x.log", 1]]}
+    sup.handle_control("ack", ack)
+    # The same batch acked again by the worker it was re-dispatched to: counted once.
+    sup.handle_control("ack", dict(ack, worker=1))
+    assert sup.metrics["poured"] == {("a/b", "/x.log"): 2, ("c/d", "/x.log"): 1}
+    assert sup.summary()["poured"] == 3

@@ -46,12 +46,27 @@ def stream():
         now=now,
         dedup=request.args.get("dedup") != "false",
     )
-    body = (
-        '{"new":' + wire.bouncer_decisions_json(new_rows, now, with_uuid=True)
-        + ',"deleted":' + wire.bouncer_decisions_json(deleted_rows, now, with_uuid=True) + "}"
-    )
     queries.set_bouncer_last_pull(bouncer["id"], now)
-    return Response(body, status=200, mimetype="application/json")
+    if len(new_rows) + len(deleted_rows) <= wire.JSON_CHUNK_ROWS:
+        body = (
+            '{"new":' + wire.bouncer_decisions_json(new_rows, now, with_uuid=True)
+            + ',"deleted":' + wire.bouncer_decisions_json(deleted_rows, now, with_uuid=True) + "}"
+        )
+        return Response(body, status=200, mimetype="application/json")
+    # A snapshot (up to ~16 MB for 100k decisions) goes out chunked while it
+    # is rendered, as CrowdSec streams it; every query and the last_pull
+    # update are done above, so the generator needs neither DB nor request.
+    return Response(_stream_body(new_rows, deleted_rows, now), status=200, mimetype="application/json")
+
+
+def _stream_body(new_rows, deleted_rows, now):
+    yield b'{"new":'
+    for piece in wire.bouncer_decisions_json_chunks(new_rows, now, with_uuid=True):
+        yield piece.encode()
+    yield b',"deleted":'
+    for piece in wire.bouncer_decisions_json_chunks(deleted_rows, now, with_uuid=True):
+        yield piece.encode()
+    yield b"}"
 
 
 @blueprint.delete("/v1/decisions")
