@@ -67,12 +67,28 @@ def single_process_main(config, log_path, log_type, out_path) -> None:
             handle.write(json.dumps(alert, sort_keys=True, default=str) + "\n")
 
 
+#: role -> CPU seconds of the last run_sampled() (last sample of each process: a few
+#: hundred ms may be missing per process; it is a profile, not an exact account).
+LAST_CPU: dict[str, float] = {}
+
+
+def _role(member: psutil.Process, root: psutil.Process) -> str:
+    if member.pid == root.pid:
+        return "supervisor"
+    parts = member.cmdline()
+    if "crowdsec_mp.pipeline.child" in parts:
+        at = parts.index("crowdsec_mp.pipeline.child")
+        return "-".join(parts[at + 1:at + 3])
+    return "other"
+
+
 def run_sampled(command) -> tuple[float, int]:
     """Runs command; returns (wall seconds, peak of the summed RSS of its process tree)."""
     started = time.perf_counter()
     proc = subprocess.Popen(command, env=daemon_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     root = psutil.Process(proc.pid)
     peak = 0
+    cpu: dict[int, tuple[str, float]] = {}
     while proc.poll() is None:
         total = 0
         try:
@@ -81,11 +97,18 @@ def run_sampled(command) -> tuple[float, int]:
             tree = []
         for member in tree:
             try:
-                total += member.memory_info().rss
+                with member.oneshot():
+                    total += member.memory_info().rss
+                    times = member.cpu_times()
+                    role = cpu[member.pid][0] if member.pid in cpu else _role(member, root)
+                    cpu[member.pid] = (role, times.user + times.system)
             except psutil.Error:
                 pass
         peak = max(peak, total)
         time.sleep(0.1)
+    LAST_CPU.clear()
+    for role, seconds in cpu.values():
+        LAST_CPU[role] = LAST_CPU.get(role, 0.0) + seconds
     elapsed = time.perf_counter() - started
     err = proc.stderr.read()
     if proc.returncode != 0:
@@ -106,17 +129,23 @@ def daemon_command(config, log_path, log_type, workers, shards, dump):
 
 def bench_kind(kind, args, tmp: Path) -> None:
     log_type = LOG_TYPES[kind]
-    log_path = tmp / f"{kind}.log"
-    subprocess.run([sys.executable, os.path.join(args.shared, "tools", "gen_corpus.py"), "--kind", kind,
-                    "--lines", str(args.lines), "--seed", "7", "--out", str(log_path)], check=True,
-                   capture_output=True)
+    log_path = tmp / f"{kind}-{args.lines}.log"
+    if not log_path.exists():
+        subprocess.run([sys.executable, os.path.join(args.shared, "tools", "gen_corpus.py"), "--kind", kind,
+                        "--lines", str(args.lines), "--seed", "7", "--out", str(log_path)], check=True,
+                       capture_output=True)
     one_line = tmp / f"{kind}-one.log"
     with open(log_path, encoding="utf-8") as handle:
         one_line.write_text(handle.readline())
     config = make_hub_config(tmp / kind, Path(args.shared) / "hub", COLLECTIONS)
-    single_out = tmp / f"{kind}-single.jsonl"
-    elapsed, peak = run_sampled([sys.executable, __file__, "--single", str(config), str(log_path), log_type,
-                                 str(single_out)])
+    single_out = tmp / f"{kind}-{args.lines}-single.jsonl"
+    single_figures = tmp / f"{kind}-{args.lines}-single.json"
+    if single_figures.exists():  # --workdir reused: the reference run is not repeated
+        elapsed, peak = json.loads(single_figures.read_text())
+    else:
+        elapsed, peak = run_sampled([sys.executable, __file__, "--single", str(config), str(log_path), log_type,
+                                     str(single_out)])
+        single_figures.write_text(json.dumps([elapsed, peak]))
     expected = canonical_alerts(single_out)
     print(f"{kind}: single-process engine: {args.lines / elapsed:8.0f} lines/s ({elapsed:7.1f}s), "
           f"peak RSS {peak / MIB:6.0f} MiB, {len(expected)} alerts", flush=True)
@@ -129,6 +158,8 @@ def bench_kind(kind, args, tmp: Path) -> None:
         print(f"{kind}: daemon {workers} workers x {shards} shards: {args.lines / elapsed:8.0f} lines/s "
               f"({elapsed:7.1f}s incl. {startup:.1f}s start-up+stop), peak total RSS {peak / MIB:6.0f} MiB; {same}",
               flush=True)
+        print("    CPU seconds per process: " + ", ".join(f"{role} {seconds:.1f}" for role, seconds
+                                                        in sorted(LAST_CPU.items())), flush=True)
 
 
 def main():
@@ -140,7 +171,14 @@ def main():
     parser.add_argument("--kinds", default="sshd,nginx")
     parser.add_argument("--combos", default="1x1,2x1")
     parser.add_argument("--shared", default=str(REPO.parent / "shared"))
+    parser.add_argument("--workdir", default=None,
+                        help="keep corpora and single-process results here and reuse them")
     args = parser.parse_args()
+    if args.workdir:
+        Path(args.workdir).mkdir(parents=True, exist_ok=True)
+        for kind in args.kinds.split(","):
+            bench_kind(kind, args, Path(args.workdir))
+        return
     with tempfile.TemporaryDirectory() as tmp:
         for kind in args.kinds.split(","):
             bench_kind(kind, args, Path(tmp))

@@ -13,9 +13,9 @@ per table, never one per row.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 
-from peewee import JOIN, fn
+from peewee import JOIN, PostgresqlDatabase, fn
 
 from crowdsec_mp.api.iprange import IPBounds, try_bounds
 from crowdsec_mp.api.models import Alert, Bouncer, Decision, Event, Machine, MetaItem, UsageMetric, database_proxy
@@ -66,11 +66,16 @@ def ip_condition(bounds: IPBounds, contains: bool, is_range: bool | None = None)
     if is_range is None:
         is_range = bounds.is_range
     if contains:
-        ranges = (
-            (D.is_range == True)  # noqa: E712 (peewee expression)
-            & (D.ip_size == bounds.ip_size)
-            & _le(D.start_hi, D.start_lo, bounds.start_hi, bounds.start_lo)
-            & _ge(D.end_hi, D.end_lo, bounds.end_hi, bounds.end_lo)
+        # start <= bounds.start, written as two branches that each carry the
+        # whole equality prefix of the (is_range, ip_size, start_hi, start_lo)
+        # index: given `is_range AND (start_hi < x OR start_hi = x AND ...)`,
+        # PostgreSQL serves the second branch from the index without
+        # is_range and reads every single address of the family (~70 ms at
+        # 100k decisions instead of ~0.1 ms).
+        family_ranges = (D.is_range == True) & (D.ip_size == bounds.ip_size)  # noqa: E712 (peewee expression)
+        ends_after = _ge(D.end_hi, D.end_lo, bounds.end_hi, bounds.end_lo)
+        ranges = (family_ranges & (D.start_hi < bounds.start_hi) & ends_after) | (
+            family_ranges & (D.start_hi == bounds.start_hi) & (D.start_lo <= bounds.start_lo) & ends_after
         )
         if is_range:
             return ranges
@@ -198,6 +203,15 @@ def _run_cached(shape, build, values: dict, *, fetch: bool = True) -> list[tuple
     return cursor.fetchall() if fetch else []
 
 
+#: DecisionFilter fields that change the SQL text (bounds only by their kind).
+_SHAPE_FIELDS = tuple(f.name for f in fields(DecisionFilter) if f.name != "bounds")
+
+
+def _filter_shape(filt: DecisionFilter) -> str:
+    """Cache key of a filter's SQL; cheaper than repr(replace(filt, bounds=None))."""
+    return repr([getattr(filt, name) for name in _SHAPE_FIELDS])
+
+
 def active_decisions(filt: DecisionFilter, now: int) -> list[tuple]:
     """Active decisions (until >= now) matching `filt`, by id, not deduplicated.
 
@@ -210,7 +224,7 @@ def active_decisions(filt: DecisionFilter, now: int) -> list[tuple]:
     if bounds is not None:
         values.update(ip_size=bounds.ip_size, start_hi=bounds.start_hi, start_lo=bounds.start_lo,
                       end_hi=bounds.end_hi, end_lo=bounds.end_lo)  # fmt: skip
-    shape = ("active", repr(replace(filt, bounds=None)), bounds is not None, bounds is not None and bounds.is_range)
+    shape = ("active", _filter_shape(filt), bounds is not None, bounds is not None and bounds.is_range)
 
     def build(now, **placeholders):
         shaped = filt if bounds is None else replace(filt, bounds=IPBounds(**placeholders))
@@ -640,6 +654,11 @@ def set_bouncer_last_pull(bouncer_id: int, now: int) -> None:
         return B.update(last_pull=now, updated_at=now).where(B.id == bouncer_id)
 
     with write_transaction(database_proxy):
+        if isinstance(database_proxy.obj, PostgresqlDatabase):
+            # Every stream pull writes this row; waiting for the WAL flush
+            # (~5 ms) would dominate the pull. Losing the last instants of
+            # last_pull in a crash only makes bouncers re-receive a delta.
+            database_proxy.execute_sql("SET LOCAL synchronous_commit TO OFF")
         _run_cached(("bouncer-last-pull",), build, {"now": now, "bouncer_id": bouncer_id}, fetch=False)
 
 

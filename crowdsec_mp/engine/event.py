@@ -15,6 +15,7 @@ No I/O and no clock here: callers pass times in.
 from __future__ import annotations
 
 import copy
+import functools
 import ipaddress
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -253,13 +254,7 @@ class Event:
             candidates = list(self.Overflow.Sources)
         else:
             candidates = []
-        found = []
-        for text in candidates:
-            try:
-                found.append(ipaddress.ip_address(text))
-            except ValueError:
-                continue
-        return found
+        return [address for address in map(parse_ip, candidates) if address is not None]
 
     def copy(self) -> "Event":
         """Deep copy (hubtest records a snapshot after every top-level node)."""
@@ -282,6 +277,19 @@ def new_log_event(
         Process=True,
         Line=Line(Raw=raw, Src=src, Time=acquired_at, Labels=StrMap(labels or {}), Module=module),
     )
+
+
+@functools.lru_cache(maxsize=65536)
+def parse_ip(text: str):
+    """`ipaddress.ip_address(text)`, or None when it is not an IP.
+
+    Cached: whitelists parse the source IP of every event, and the same
+    sources come back again and again (an attacker sends many lines).
+    """
+    try:
+        return ipaddress.ip_address(text)
+    except ValueError:
+        return None
 
 
 def is_zero_time(value: Any) -> bool:

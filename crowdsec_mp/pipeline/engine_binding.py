@@ -26,7 +26,7 @@ from pathlib import Path
 
 from crowdsec_mp.engine import routing
 from crowdsec_mp.engine.event import LIVE, TIMEMACHINE, StrMap, new_log_event
-from crowdsec_mp.errors import ConfigError
+from crowdsec_mp.errors import ConfigError, ProtocolError
 from crowdsec_mp.pipeline import wire
 from crowdsec_mp.pipeline.binding import ParseResult
 
@@ -196,6 +196,8 @@ class EngineBucketStage:
         self.store = BucketStore(items.scenarios(), items.ctx, items.simulation())
         self.overflowed: dict[str, int] = {}
         self._next_gc = 0.0
+        #: Event of the last item that carried one (items of the same line may omit it).
+        self._line_event = None
 
     def metrics(self) -> dict:
         live: dict[str, int] = {}
@@ -207,11 +209,19 @@ class EngineBucketStage:
         """Pour one routed item; with `at_pour` (see EngineParserStage._states_at_pour)
         the event is poured as it was at that point, then updated in place to its
         final state, which is what it shows in later overflows."""
-        evt = wire.event_from_wire(item.get("at_pour") or item["evt"])
+        line_event, self._line_event = self._line_event, None  # never stale after a bad item
+        if "at_pour" in item:
+            evt = wire.event_from_wire(item["at_pour"])
+        elif wire.EVENT_KEY in item:
+            evt = self._line_event = wire.event_from_wire(item[wire.EVENT_KEY])
+        elif line_event is not None:
+            evt = self._line_event = line_event  # same line as the previous item (event elided)
+        else:
+            raise ProtocolError("routed item without an event and no previous event")
         distinct = item["d"] if "d" in item else routing.UNSET
         overflows = self._forward(self.store.pour_prepared(int(item["s"]), item["g"], evt, distinct_value=distinct))
         if "at_pour" in item:
-            final = wire.event_from_wire(item["evt"])
+            final = wire.event_from_wire(item[wire.EVENT_KEY])
             evt.Meta, evt.Parsed, evt.Enriched = final.Meta, final.Parsed, final.Enriched
         return overflows
 

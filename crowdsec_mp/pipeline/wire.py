@@ -165,6 +165,9 @@ WIRE_CLASSES = {
         event_model.Source, event_model.APIEvent, event_model.MetaItem, event_model.AppsecEvent,
     )
 }
+#: Key of the event in a routed item (engine binding); the parser worker sends it only
+#: once per line and shard (parser_worker._elide_shared_event).
+EVENT_KEY = "evt"
 #: Fields holding free-form data: carried as is, never searched for tags.
 DATA_FIELDS = {"Unmarshaled"}
 STRMAP_FIELDS = {"Parsed", "Enriched", "Meta", "Labels", "Vars", "HookVars"}
@@ -175,20 +178,58 @@ def register_wire_class(cls) -> None:
     WIRE_CLASSES[cls.__name__] = cls
 
 
+class _ClassInfo:
+    """Per wire class, computed once: field names and the default value of each field
+    (from one default instance). Fields equal to their default are left off the wire,
+    and decoding gets them back from the constructor: most of an event (Overflow,
+    Appsec, empty maps...) is defaults, so frames shrink and both ends do less work."""
+
+    __slots__ = ("names", "known", "defaults")
+
+    def __init__(self, cls):
+        self.names = tuple(item.name for item in dataclasses.fields(cls))
+        self.known = frozenset(self.names)
+        try:
+            sample = cls()
+            self.defaults = {name: getattr(sample, name) for name in self.names}
+        except TypeError:  # a class with required fields: send everything
+            self.defaults = {}
+
+
+_CLASS_INFO: dict[type, _ClassInfo] = {}
+
+
+def _info(cls) -> _ClassInfo:
+    info = _CLASS_INFO.get(cls)
+    if info is None:
+        info = _CLASS_INFO[cls] = _ClassInfo(cls)
+    return info
+
+
+_MISSING = object()
+
+
 def _to_plain(value):
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        name = type(value).__name__
-        if WIRE_CLASSES.get(name) is not type(value):
+        cls = type(value)
+        name = cls.__name__
+        if WIRE_CLASSES.get(name) is not cls:
             raise TypeError(f"{name} is not registered for the wire")
+        info = _info(cls)
+        defaults = info.defaults
         out = {"__dc__": name}
-        for item in dataclasses.fields(value):
-            field_value = getattr(value, item.name)
-            if item.name in DATA_FIELDS:
-                out[item.name] = field_value
-            elif item.name in STRMAP_FIELDS and isinstance(field_value, dict):
-                out[item.name] = dict(field_value)
+        for field_name in info.names:
+            field_value = getattr(value, field_name)
+            default = defaults.get(field_name, _MISSING)
+            # Same type too: False == 0 must not turn an int field into the bool default.
+            if default is not _MISSING and type(field_value) is type(default) and field_value == default:
+                continue
+            if field_name in DATA_FIELDS:
+                out[field_name] = field_value
+            elif field_name in STRMAP_FIELDS and isinstance(field_value, dict):
+                out[field_name] = dict(field_value)
             else:
-                out[item.name] = _to_plain(field_value)
+                out[field_name] = _to_plain(field_value)
         return out
     if isinstance(value, dict):
         return {key: _to_plain(item) for key, item in value.items()}
@@ -205,7 +246,7 @@ def _from_plain(value):
         cls = WIRE_CLASSES.get(name)
         if cls is None:
             raise ProtocolError(f"unknown wire class {name!r}")
-        known = {item.name for item in dataclasses.fields(cls)}
+        known = _info(cls).known
         kwargs = {}
         for key, item in value.items():
             if key == "__dc__":
@@ -216,8 +257,10 @@ def _from_plain(value):
                 kwargs[key] = item
             elif key in STRMAP_FIELDS and isinstance(item, dict):
                 kwargs[key] = event_model.StrMap(item)
-            else:
+            elif isinstance(item, (dict, list)):
                 kwargs[key] = _from_plain(item)
+            else:
+                kwargs[key] = item
         try:
             return cls(**kwargs)
         except TypeError as exc:

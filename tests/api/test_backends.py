@@ -122,6 +122,30 @@ def test_stream_startup_delta_and_deleted(lapi, token):
     assert "100.64.0.1" in {d["value"] for d in snapshot["deleted"]}
 
 
+def test_large_stream_snapshot_is_sent_chunked_with_the_same_content(lapi, token, monkeypatch):
+    from crowdsec_mp.api import wire
+
+    post(lapi, token, [manual_alert(f"100.71.0.{i}") for i in range(1, 8)])
+    post(lapi, token, [manual_alert("100.71.1.1")])
+    lapi.as_machine(token, "DELETE", "/v1/decisions", params={"ip": "100.71.1.1"})
+    whole = lapi.as_bouncer(lapi.bouncer_key(), "GET", "/v1/decisions/stream", params={"startup": "true"})
+    assert "chunked" not in whole.headers.get("Transfer-Encoding", "")
+    # Above JSON_CHUNK_ROWS rows the body is streamed in pieces of that size.
+    monkeypatch.setattr(wire, "JSON_CHUNK_ROWS", 3)
+    chunked = lapi.as_bouncer(lapi.bouncer_key(), "GET", "/v1/decisions/stream", params={"startup": "true"})
+    assert chunked.status_code == 200 and chunked.headers["Transfer-Encoding"] == "chunked"
+    assert chunked.headers["Content-Type"] == "application/json"
+
+    def without_duration(body):
+        return {part: [{k: v for k, v in d.items() if k != "duration"} for d in body[part]] for part in ("new", "deleted")}
+
+    assert without_duration(chunked.json()) == without_duration(whole.json())
+    new = chunked.json()["new"]
+    assert [d["id"] for d in new] == sorted(d["id"] for d in new)
+    assert {f"100.71.0.{i}" for i in range(1, 8)} <= {d["value"] for d in new}
+    assert "100.71.1.1" in {d["value"] for d in chunked.json()["deleted"]}
+
+
 def test_stream_dedup_keeps_the_longest_decision(lapi, token):
     key = lapi.bouncer_key()
     post(lapi, token, [manual_alert("100.65.0.1", duration="1h"), manual_alert("100.65.0.1", duration="5h"),

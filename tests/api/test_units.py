@@ -254,6 +254,19 @@ def test_fast_decision_json_equals_json_dumps_of_dicts():
     assert bouncer_decisions_json([], now, with_uuid=True) == "[]"
 
 
+def test_decision_json_chunks_join_to_the_whole_array():
+    import json
+
+    from crowdsec_mp.api.wire import bouncer_decisions, bouncer_decisions_json_chunks
+
+    now = 1_700_000_000_000_000
+    rows = [(i, "cscli", "ban", "Ip", f"10.0.0.{i}", now + i * 1_000_000, "s", f"u-{i}") for i in range(1, 8)]
+    pieces = list(bouncer_decisions_json_chunks(rows, now, with_uuid=True, chunk_rows=3))
+    assert len(pieces) == 3  # 3 + 3 + (1 and the closing bracket)
+    assert "".join(pieces) == json.dumps(bouncer_decisions(rows, now, with_uuid=True), separators=(",", ":"))
+    assert list(bouncer_decisions_json_chunks([], now, with_uuid=True, chunk_rows=3)) == ["[]"]
+
+
 def test_cached_sql_swaps_values_and_keeps_shapes_apart(tmp_path):
     from crowdsec_mp.api import queries
     from crowdsec_mp.api.db import open_database

@@ -101,7 +101,19 @@ def test_candidates_cached_on_text_values_follow_the_values():
         assert names({"t": "h", "p": "/A.PHP"}) == ["php", "any"]
         assert names({"t": "h", "p": "/a.css"}) == ["any"]
         assert names({"t": "x", "p": "/a.php"}) == []
-    assert len(index._text_cache) == 2  # (signature, path) pairs with text tests
+    (test,) = index.text_tests[id(index.scenarios[0])]
+    assert sorted(test._answers) == ["/A.PHP", "/a.css"]  # answers kept per path
+
+
+def test_text_answers_cache_is_bounded(monkeypatch):
+    import crowdsec_mp.engine.buckets.prefilter as prefilter
+
+    monkeypatch.setattr(prefilter, "TEXT_CACHE_LIMIT", 2)
+    (test,) = leading_text_tests("Lower(evt.Meta.p) endsWith '.php'")
+    answers = [test.cached_check(Event(Meta=StrMap({"p": p})))
+               for p in ["a.php", "b.css", "c.PHP", "a.php", "d"]]
+    assert answers == [True, False, True, True, False]
+    assert len(test._answers) <= 2
 
 
 def test_slashes_inside_strings_are_not_comments():

@@ -52,6 +52,8 @@ _LIST_ITEM = re.compile(r"\s*(?:" + _STR + r")\s*(?:,|$)")
 
 #: Cached candidate tuples are dropped beyond this many Meta combinations.
 CACHE_LIMIT = 4096
+#: Remembered answers per text test (cleared when full).
+TEXT_CACHE_LIMIT = 4096
 
 
 
@@ -157,11 +159,35 @@ class TextTest:
     string (the expression would fail: the filter must run).
     """
 
-    __slots__ = ("alternatives",)
+    __slots__ = ("alternatives", "sources", "_answers")
 
     def __init__(self, alternatives):
-        #: [(key, functions applied innermost first, op, literal str or regex search)]
+        #: [((field, key), functions applied innermost first, op, literal str or regex search)]
         self.alternatives = alternatives
+        #: the fields read, in order: the answer depends on their values only.
+        self.sources = tuple(dict.fromkeys(alternative[0] for alternative in alternatives))
+        self._answers: dict = {}
+
+    def cached_check(self, evt):
+        """`check` remembered per value of the fields read (bounded): the same
+        request path or user agent comes back again and again."""
+        if len(self.sources) == 1:
+            field, key = self.sources[0]
+            values = getattr(evt, field).get(key, "")
+        else:
+            values = tuple([getattr(evt, field).get(key, "") for field, key in self.sources])
+        answers = self._answers
+        try:
+            return answers[values]
+        except KeyError:
+            pass
+        except TypeError:  # an unhashable value: not remembered
+            return self.check(evt, {})
+        answer = self.check(evt, {})
+        if len(answers) >= TEXT_CACHE_LIMIT:
+            answers.clear()
+        answers[values] = answer
+        return answer
 
     def check(self, evt, values: dict):
         for alternative in self.alternatives:
@@ -318,12 +344,6 @@ class ScenarioIndex:
         # outcome depends on the whole Meta value: not part of the cache key).
         self.text_tests = {id(s): tests for s in self.scenarios
                            if (tests := leading_text_tests(s.filter_source) if enabled else [])}
-        #: Fields the text tests read: with the signature, they decide the
-        #: candidates entirely, so the answer is cached on their values too
-        #: (request paths repeat a lot in real traffic).
-        self.text_keys = tuple(sorted({alternative[0] for tests in self.text_tests.values()
-                                       for test in tests for alternative in test.alternatives}))
-        self._text_cache: dict[tuple, tuple] = {}
 
     def _select(self, meta_values: dict) -> tuple:
         # _OTHER / _NOT_STRING equal no literal; only "" fails a NONEMPTY requirement
@@ -357,27 +377,14 @@ class ScenarioIndex:
         found, checks = found
         if checks is None:
             return found
-        text_key = (signature, tuple([getattr(evt, field).get(key, "")
-                                      for field, key in self.text_keys]))
-        try:
-            chosen = self._text_cache.get(text_key)
-        except TypeError:  # an unhashable Meta value: no caching
-            text_key, chosen = None, None
-        if chosen is None:
-            values: dict = {}
-            chosen = tuple(scenario for scenario, tests in zip(found, checks)
-                           if tests is None or _passes(tests, evt, values))
-            if text_key is not None:
-                if len(self._text_cache) >= CACHE_LIMIT:
-                    self._text_cache.clear()
-                self._text_cache[text_key] = chosen
-        return chosen
+        return tuple([scenario for scenario, tests in zip(found, checks)
+                      if tests is None or _passes(tests, evt)])
 
 
-def _passes(tests, evt, values) -> bool:
+def _passes(tests, evt) -> bool:
     """False only when a leading text test is false (and none before it undecided)."""
     for test in tests:
-        answer = test.check(evt, values)
+        answer = test.cached_check(evt)
         if answer is not True:
             return answer is UNDECIDED
     return True
