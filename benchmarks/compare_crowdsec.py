@@ -1,7 +1,8 @@
 """CrowdSec vs crowdsec_mp on the same generated logs and hub items: speed, memory, detection (not a test).
 
     python benchmarks/compare_crowdsec.py [--kinds sshd,nginx] [--lines 100000] [--nginx-lines 20000]
-                                          [--seed 1] [--combos 1x1,2x2] [--skip-crowdsec] [--skip-mp]
+                                          [--seed 1] [--combos 1x1,2x2]
+                                          [--skip-crowdsec] [--skip-mp] [--keep DIR]
 
 Needs the `crowdsec` and `cscli` binaries on PATH for the CrowdSec side (Debian:
 `apt-get install crowdsec`, 1.4.6; its postinst fails without network when it
@@ -22,7 +23,9 @@ directory:
    registered by `cscli machines add`; then the measured run is
        crowdsec -c CFG -dsn file://LOG -type TYPE -no-api
    (time-machine replay; it exits once the file is consumed and the alerts are
-   pushed). Alerts are read back with `cscli alerts list -o json`.
+   pushed). Alerts are read back with `cscli alerts list -o json`. CrowdSec
+   pours events into buckets from concurrent goroutines (1.4.6 has no
+   `-order-event`), so its alert count varies a little from run to run.
    `-dump-data` is not used: it deep-copies every parsed event for hubtest.
 4. crowdsec_mp: for each workers x shards combo,
        python -m crowdsec_mp.daemon -c CFG -dsn file://LOG -type TYPE -no-api -dump-data DIR
@@ -88,7 +91,8 @@ def crowdsec_config(tmp: Path, conf: Path, data: Path, port: int) -> Path:
                                                          "labels": {"type": "syslog"}}))
     config = {
         "common": {"daemonize": False, "log_media": "stdout", "log_level": "warning", "working_dir": "."},
-        "config_paths": {"config_dir": f"{conf}/", "data_dir": f"{data}/", "simulation_path": str(conf / "simulation.yaml"),
+        "config_paths": {"config_dir": f"{conf}/", "data_dir": f"{data}/",
+                         "simulation_path": str(conf / "simulation.yaml"),
                          "hub_dir": f"{SHARED_HUB}/", "index_path": str(SHARED_HUB / ".index.json"),
                          "notification_dir": str(conf / "notifications"), "plugin_dir": "/usr/lib/crowdsec/plugins/"},
         "crowdsec_service": {"acquisition_path": str(conf / "acquis-cs.yaml"), "parser_routines": 1},
@@ -210,7 +214,8 @@ def report(rows, tool, version, corpus, lines, measured, alerts, truth, note="")
     ips, scenarios = alert_ips(alerts)
     result = score(ips, truth)
     print(f"  {tool} {note}: {lines} lines in {measured.wall_s:.2f}s = {lines / measured.wall_s:,.0f} lines/s; "
-          f"CPU {measured.cpu_s:.2f}s; peak RSS {measured.peak_rss_mib:.0f} MiB; load {measured.load_before} -> "
+          f"CPU {measured.cpu_s:.2f}s (sampled {measured.cpu_sampled_s:.2f}s); "
+          f"peak RSS {measured.peak_rss_mib:.0f} MiB; load {measured.load_before} -> "
           f"{measured.load_after}", flush=True)
     print(f"    {len(alerts)} alerts, {len(ips)} IPs: {describe_score(result)}")
     print(f"    per scenario: {dict(sorted(scenarios.items()))}")

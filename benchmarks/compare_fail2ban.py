@@ -51,6 +51,7 @@ class Measured:
     wall_s: float
     cpu_s: float  # user + system time of the waited-for children of this script
     peak_rss_mib: float  # peak of the summed RSS of the process tree, sampled
+    cpu_sampled_s: float  # cross-check of cpu_s: last sampled CPU time of every process seen in the tree
     stdout: str
     stderr: str
     returncode: int
@@ -76,6 +77,7 @@ def run_measured(command, *, env=None, cwd=None, sample_s: float = 0.05) -> Meas
         proc = subprocess.Popen(command, stdout=out, stderr=err, env=env, cwd=cwd, text=True)
         root = psutil.Process(proc.pid)
         peak = 0
+        cpu_by_pid: dict[int, float] = {}
         while proc.poll() is None:
             total = 0
             try:
@@ -85,6 +87,8 @@ def run_measured(command, *, env=None, cwd=None, sample_s: float = 0.05) -> Meas
             for member in tree:
                 try:
                     total += member.memory_info().rss
+                    times = member.cpu_times()
+                    cpu_by_pid[member.pid] = times.user + times.system
                 except psutil.Error:
                     pass
             peak = max(peak, total)
@@ -95,7 +99,8 @@ def run_measured(command, *, env=None, cwd=None, sample_s: float = 0.05) -> Meas
         err.seek(0)
         stdout, stderr = out.read(), err.read()
     cpu = (usage_after.ru_utime - usage_before.ru_utime) + (usage_after.ru_stime - usage_before.ru_stime)
-    return Measured(wall, cpu, peak / MIB, stdout, stderr, proc.returncode, load_before, load_average())
+    return Measured(wall, cpu, peak / MIB, sum(cpu_by_pid.values()), stdout, stderr, proc.returncode,
+                    load_before, load_average())
 
 
 def generate_corpus(kind: str, lines: int, seed: int, directory: Path) -> Path:
@@ -201,9 +206,11 @@ def main(argv=None) -> int:
     matched_ips = {ip for ip, _ in failures}
     banned = jail_bans(failures, args.maxretry, args.findtime)
     print(f"command: {' '.join(command)}")
-    print(f"fail2ban {fail2ban_version()}: {lines} lines in {measured.wall_s:.2f}s wall = {lines / measured.wall_s:,.0f} "
-          f"lines/s; CPU {measured.cpu_s:.2f}s = {lines / measured.cpu_s:,.0f} lines/CPU-s; peak RSS "
-          f"{measured.peak_rss_mib:.0f} MiB; load {measured.load_before} -> {measured.load_after}")
+    print(f"fail2ban {fail2ban_version()}: {lines} lines in {measured.wall_s:.2f}s wall = "
+          f"{lines / measured.wall_s:,.0f} "
+          f"lines/s; CPU {measured.cpu_s:.2f}s = {lines / measured.cpu_s:,.0f} lines/CPU-s (sampled CPU "
+          f"{measured.cpu_sampled_s:.2f}s); peak RSS {measured.peak_rss_mib:.0f} MiB; "
+          f"load {measured.load_before} -> {measured.load_after}")
     print(f"matched failure lines: {len(failures)} from {len(matched_ips)} distinct IPs")
     print(f"  every IP with a matched line: {describe_score(score(matched_ips, truth))}")
     jail = score(banned, truth)
