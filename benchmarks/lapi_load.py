@@ -23,6 +23,7 @@ import argparse
 import http.client
 import json
 import random
+import shutil
 import socket
 import subprocess
 import sys
@@ -170,6 +171,7 @@ def main(argv=None) -> int:
     parser.add_argument("--wide-threads", type=int, default=50, help="client threads of the second lookup run")
     parser.add_argument("--db", choices=("sqlite", "postgresql"), default="sqlite")
     parser.add_argument("--pg-host", default="127.0.0.1")
+    parser.add_argument("--keep", action="store_true", help="keep the temp dir (SQLite database, config)")
     args = parser.parse_args(argv)
 
     workdir = Path(tempfile.mkdtemp(prefix="lapi-bench-"))
@@ -184,6 +186,8 @@ def main(argv=None) -> int:
     try:
         return run(args, workdir, port, db_config)
     finally:
+        if not args.keep:
+            shutil.rmtree(workdir, ignore_errors=True)
         if args.db == "postgresql":
             from crowdsec_mp.api.models import database_proxy
 
