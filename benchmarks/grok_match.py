@@ -4,7 +4,10 @@
 
 Measures, on a gen_corpus sshd log: the syslog grok (CrowdSec's SYSLOGLINE
 from ../shared/hub/patterns when present, and ours from conf.d/patterns), one
-sshd grok on the message, and ParseDate on the syslog timestamp.
+sshd grok on the message, and ParseDate on the syslog timestamp; on a gen_corpus
+nginx log: the access-log grok of crowdsecurity/nginx-logs and ParseDate/
+MarshalText on CLF; `new_log_event`; GeoIP lookups cached and uncached (when
+../shared/hub/geoip holds the test databases).
 """
 
 from __future__ import annotations
@@ -19,7 +22,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from crowdsec_mp.engine.enrich.dates import marshal_time, parse_date  # noqa: E402
+from crowdsec_mp.engine.enrich.dates import _marshal_time_generic, marshal_time, parse_date  # noqa: E402
+from crowdsec_mp.engine.enrich.geoip import GeoIPDatabases  # noqa: E402
+from crowdsec_mp.engine.event import new_log_event  # noqa: E402
 from crowdsec_mp.engine.grok import PatternLibrary  # noqa: E402
 
 SHARED = REPO.parent / "shared"
@@ -66,6 +71,46 @@ def main():
     rate("parse_date(RFC3339, distinct values)", lambda s: parse_date(s, current_year=2026), rfc)
     rate("parse_date(layout 15 = generic path, distinct values)", lambda s: parse_date(s, current_year=2026),
          generic)
+    parsed_clf = [parse_date(s, current_year=2026) for s in clf]
+    rate("marshal_time (fast path)", marshal_time, parsed_clf)
+    rate("marshal_time (generic)", _marshal_time_generic, parsed_clf)
+    rate("new_log_event", lambda line: new_log_event(line, src="x.log", labels={"type": "syslog"}), lines)
+
+    if (SHARED / "hub" / "patterns").is_dir():
+        nginx_grok(args.lines)
+    geoip_dir = SHARED / "hub" / "geoip"
+    databases = GeoIPDatabases.open(geoip_dir) if geoip_dir.is_dir() else None
+    if databases is not None:
+        addresses = [f"81.2.69.{i % 64 + 128}" for i in range(20000)]
+        rate("GeoIpCity uncached", databases.city_uncached, addresses)
+        rate("GeoIpCity cached (64 distinct addresses)", databases.city, addresses)
+
+
+NGINX_ACCESS = (
+    '(%{IPORHOST:target_fqdn}(:%{INT:port})? )?%{IPORHOST:remote_addr} - (%{NGCUSTOMUSER:remote_user} )?'
+    '\\[%{HTTPDATE:time_local}\\] "%{WORD:verb} %{DATA:request} HTTP/%{NUMBER:http_version}" %{NUMBER:status} '
+    '%{NUMBER:body_bytes_sent} "%{NOTDQUOTE:http_referer}" "%{NOTDQUOTE:http_user_agent}"( %{NUMBER:request_length} '
+    '%{NUMBER:request_time} \\[%{DATA:proxy_upstream_name}\\] \\[%{DATA:proxy_alternative_upstream_name}\\])?'
+)
+
+
+def nginx_grok(count):
+    """The access-log grok of crowdsecurity/nginx-logs on gen_corpus nginx lines."""
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "nginx.log"
+        subprocess.run([sys.executable, str(SHARED / "tools" / "gen_corpus.py"), "--kind", "nginx",
+                        "--lines", str(count), "--out", str(out)], check=True, capture_output=True)
+        lines = out.read_text().splitlines()
+    library = PatternLibrary.load([SHARED / "hub" / "patterns"])
+    library.add("NGCUSTOMUSER", "[a-zA-Z0-9\\.\\@\\-\\+_%]+")
+    access = library.compile(NGINX_ACCESS)
+    rate("crowdsec: nginx access-log grok", access.match, lines)
+    requests = [access.match(line)["request"] for line in lines]
+    library.add("DIR", "^.*/")
+    library.add("FILE", "[^/].*?")
+    library.add("EXT", "\\.[^.]*$|$")
+    rate("crowdsec: http-logs %{DIR}(%{FILE}%{EXT})? on requests",
+         library.compile("%{DIR:file_dir}(%{FILE:file_frag}%{EXT:file_ext})?").match, requests)
 
 if __name__ == "__main__":
     main()

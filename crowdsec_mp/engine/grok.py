@@ -38,6 +38,11 @@ from __future__ import annotations
 
 import os
 import re
+try:  # CPython's regex parser (3.11+: re._parser; older: sre_parse)
+    from re import _constants as _SRE, _parser as _sre_parser
+except ImportError:  # pragma: no cover
+    import sre_constants as _SRE
+    import sre_parse as _sre_parser
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -125,11 +130,17 @@ def _rebuild_grok(source, regex, semantics, required):
 
 
 def _matcher(compiled, semantics: dict, required: str):
-    """Build the `match(text)` function of one GrokPattern."""
+    """Build the `match(text)` function of one GrokPattern.
+
+    Two exact fast paths: a regex that can only match at the start of the
+    text (`anchored_at_start`) is run with `match` instead of `search`, which
+    otherwise retries at every position when the `^` sits inside a group; and
+    the result map is built with `dict(zip(..))` when no group is None.
+    """
     if not semantics:
         return lambda text: None  # an empty result map means failure
 
-    search = compiled.search
+    search = compiled.match if anchored_at_start(compiled) else compiled.search
     # The capcount heuristic can point outside the regex's groups (e.g. a
     # negative count): such semantics always read "".
     valid = {name: index for name, index in semantics.items() if 0 <= index <= compiled.groups}
@@ -155,8 +166,46 @@ def _matcher(compiled, semantics: dict, required: str):
             found = search(text)
             if found is None:
                 return None
-            return {name: value or "" for name, value in zip(names, found.group(*indices))}
+            values = found.group(*indices)
+            if None in values:  # a group that did not participate reads ""
+                return {name: value or "" for name, value in zip(names, values)}
+            return dict(zip(names, values))
     return match
+
+
+def anchored_at_start(compiled) -> bool:
+    """True when `compiled` (an `re.Pattern`) can only match at position 0.
+
+    Then `search(text)` and `match(text)` give the same result, and `match`
+    does not retry at every position. Decided on Python's own parse of the
+    pattern: its first element is `^` or `\\A` (possibly inside leading
+    groups, never under a repetition or an alternation) and MULTILINE is
+    off. Anything else (including `regex`-module patterns) answers False.
+    """
+    if not isinstance(compiled, re.Pattern) or compiled.flags & re.MULTILINE:
+        return False
+    if not compiled.pattern.startswith(("^", "(", "\\A")):
+        return False  # starts with a literal or a class: no need to parse it
+    try:
+        parsed = _sre_parser.parse(compiled.pattern, compiled.flags)
+    except Exception:  # pragma: no cover - it compiled, so it parses
+        return False
+    if parsed.state.flags & re.MULTILINE:
+        return False
+    items = list(parsed)
+    while items:
+        op, argument = items[0]
+        if op is _SRE.AT:
+            return argument in (_SRE.AT_BEGINNING, _SRE.AT_BEGINNING_STRING)
+        if op is _SRE.SUBPATTERN:
+            # (group, add_flags, del_flags, subpattern); a scoped (?m:...) could
+            # make `^` multi-line.
+            if argument[1] & re.MULTILINE:
+                return False
+            items = list(argument[3])
+            continue
+        return False
+    return False
 
 
 class PatternLibrary:
@@ -261,7 +310,7 @@ class PatternLibrary:
             raise ConfigError(f"{exc} (in grok {pattern!r})") from None
         compiled = self._compile_regex(expansion.regex, pattern, where)
         grok = GrokPattern(pattern, expansion.regex, compiled, expansion.semantics,
-                           required_literal(pattern, expansion.regex))
+                           required_literal(pattern, expansion.regex, self.definitions))
         self._compiled[pattern] = grok
         return grok
 
@@ -371,7 +420,7 @@ _QUANTIFIERS_MAKING_OPTIONAL = set("?*{")
 _REPETITION = re.compile(r"\{[0-9]+(?:,[0-9]*)?\}")
 
 
-def required_literal(expr: str, expanded: str) -> str:
+def required_literal(expr: str, expanded: str, definitions=None) -> str:
     """The longest run of plain characters that every match of `expr` contains.
 
     Conservative: only literal text at the top level of the grok expression
@@ -379,9 +428,23 @@ def required_literal(expr: str, expanded: str) -> str:
     case-insensitive flag anywhere, or anything unusual gives "" (no
     requirement). A character followed by `?`, `*` or `{` is optional and
     ends the run without being part of it.
+
+    With `definitions` (pattern name -> definition text), a top-level
+    reference that is not quantified counts too: it expands to a group that
+    must match, so whatever its definition requires, `expr` requires
+    (`%{SSHD_FAIL}` requires "Failed "). Checked recursively.
     """
     if _CASE_INSENSITIVE_FLAG.search(expanded):
         return ""
+    return _required_run(expr, definitions or {}, 0)
+
+
+#: Deeper references are not worth following (and definitions cannot be cyclic).
+_MAX_REFERENCE_DEPTH = 16
+
+
+def _required_run(expr: str, definitions, level: int) -> str:
+    """`required_literal` without the case-insensitivity check (see there)."""
     best, run = "", []
     depth, i, n = 0, 0, len(expr)
 
@@ -396,6 +459,12 @@ def required_literal(expr: str, expanded: str) -> str:
         if reference:
             close_run()
             i = reference.end()
+            definition = definitions.get(reference.group(1))
+            if (depth == 0 and definition is not None and level < _MAX_REFERENCE_DEPTH
+                    and not _is_quantified(expr, i)):
+                inner = _required_run(definition, definitions, level + 1)
+                if len(inner) > len(best):
+                    best = inner
             continue
         char = expr[i]
         if char == "\\":
@@ -449,6 +518,17 @@ def required_literal(expr: str, expanded: str) -> str:
         i += 1
     close_run()
     return best if depth == 0 else ""
+
+
+def _is_quantified(expr: str, i: int) -> bool:
+    """Whether the element ending before expr[i] is made optional or repeated
+    by a quantifier that allows zero (`?`, `*`, `{n,m}`; `+` keeps it required)."""
+    if i >= len(expr):
+        return False
+    char = expr[i]
+    if char in "?*":
+        return True
+    return char == "{" and _REPETITION.match(expr, i) is not None
 
 
 def _references(regex: str) -> list[str]:

@@ -327,3 +327,46 @@ def test_sql_datetime_fast_path_matches_generic(year, month, day, hour, spaces, 
     value = f"{year:04d}-{month:02d}-{day:02d}{spaces}{hour}:04:05{fraction}"
     fast = dates._fast_path(value, YEAR)
     assert fast is None or (fast == generic(value) and marshal_time(fast) == marshal_time(generic(value)))
+
+
+# -- fast paths added for speed: each equals the generic code -----------------------------------
+_offsets = st.one_of(
+    st.integers(-86399, 86399).map(lambda s: timezone(timedelta(seconds=s))),
+    st.integers(-1439, 1439).map(lambda m: timezone(timedelta(minutes=m))),
+    st.just(timezone.utc),
+    st.none(),
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(value=st.datetimes(timezones=_offsets), whole_seconds=st.booleans())
+def test_marshal_time_fast_path_equals_generic(value, whole_seconds):
+    if whole_seconds:
+        value = value.replace(microsecond=0)
+    assert marshal_time(value) == dates._marshal_time_generic(value)
+
+
+@settings(max_examples=200, deadline=None)
+@given(value=st.datetimes(timezones=_offsets), nanosecond=st.integers(0, 999_999_999))
+def test_marshal_time_of_go_datetimes_keeps_nanoseconds(value, nanosecond):
+    go_value = dates._go_datetime(value, nanosecond)
+    assert marshal_time(go_value) == dates._marshal_time_generic(go_value)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    first=st.text("0123456789", min_size=2, max_size=2),
+    rest=st.text("0123456789/:-. +TZJanMar", max_size=24),
+)
+def test_slash_at_index_two_is_parsed_as_the_generic_layouts_do(first, rest):
+    # CLF is tried first when text[2] == "/"; RFC3339 / layout 15 cannot fit such text.
+    value = first + "/" + rest
+    expected = generic(value) or dates._parse_epoch(value)
+    assert dates._parse_date_uncached(value, "", YEAR) == expected
+    assert dates._fast_path(value, YEAR) in (None, expected)
+
+
+@pytest.mark.parametrize("value", ["01/02/2006 15:04:05", "2006/01/02", "08/Jun/2020:06:49:01 +0000",
+                                   "2006-01-02 15:04:05", "2006-01-02T15:04:05Z", "12/31/2021 23:59:59"])
+def test_fast_dispatch_on_slash_keeps_the_layout_order(value):
+    assert dates._parse_date_uncached(value, "", YEAR) == generic(value)

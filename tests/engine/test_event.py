@@ -72,3 +72,85 @@ def test_copy_is_deep():
     evt.Unmarshaled["j"]["k"] = 2
     assert snapshot.Parsed["a"] == "1" and isinstance(snapshot.Parsed, StrMap)
     assert snapshot.Unmarshaled["j"]["k"] == 1
+
+
+# -- new_log_event fast construction == the dataclass constructors ------------
+import copy  # noqa: E402
+import dataclasses  # noqa: E402
+from datetime import datetime, timedelta, timezone  # noqa: E402
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+from crowdsec_mp.engine.event import LIVE, AppsecEvent, Line  # noqa: E402
+
+
+def _constructed(raw, src, labels, module, expect_mode, acquired_at):
+    """The slow, obviously-right construction new_log_event must equal."""
+    return Event(
+        Type=LOG, ExpectMode=expect_mode, Process=True,
+        Line=Line(Raw=raw, Src=src, Time=acquired_at, Labels=StrMap(labels or {}), Module=module),
+    )
+
+
+def _assert_same_structure(fast, slow):
+    """Same class, same attribute names in the same order, same value types, equal values."""
+    assert type(fast) is type(slow)
+    if dataclasses.is_dataclass(slow):
+        assert list(vars(fast)) == list(vars(slow))
+        for name in vars(slow):
+            _assert_same_structure(getattr(fast, name), getattr(slow, name))
+    else:
+        assert fast == slow
+
+
+_labels = st.one_of(st.none(), st.dictionaries(st.text(max_size=8), st.text(max_size=8), max_size=3))
+_times = st.one_of(st.just(ZERO_TIME), st.datetimes(timezones=st.just(timezone.utc)))
+
+
+@settings(max_examples=200, deadline=None)
+@given(raw=st.text(max_size=40), src=st.text(max_size=10), labels=_labels,
+       module=st.sampled_from(["file", "journalctl", "syslog", ""]),
+       expect_mode=st.sampled_from([TIMEMACHINE, LIVE]), acquired_at=_times)
+def test_new_log_event_equals_the_dataclass_constructors(raw, src, labels, module, expect_mode, acquired_at):
+    fast = new_log_event(raw, src=src, labels=labels, module=module, expect_mode=expect_mode,
+                         acquired_at=acquired_at)
+    slow = _constructed(raw, src, labels, module, expect_mode, acquired_at)
+    _assert_same_structure(fast, slow)
+    assert fast == slow
+    assert repr(fast) == repr(slow)
+
+
+def test_new_log_event_covers_every_dataclass_field():
+    # A field added to Event/Line/RuntimeAlert/AppsecEvent must be set by new_log_event.
+    evt = new_log_event("x")
+    for obj, cls in ((evt, Event), (evt.Line, Line), (evt.Overflow, RuntimeAlert), (evt.Appsec, AppsecEvent)):
+        assert list(vars(obj)) == [f.name for f in dataclasses.fields(cls)]
+
+
+def test_new_log_event_objects_are_not_shared_between_events():
+    labels = {"type": "syslog"}
+    first, second = new_log_event("a", labels=labels), new_log_event("b", labels=labels)
+    first.Parsed["k"] = "v"
+    first.Meta["k"] = "v"
+    first.Enriched["k"] = "v"
+    first.Unmarshaled["k"] = "v"
+    first.Line.Labels["type"] = "changed"
+    first.Overflow.Sources["1.2.3.4"] = None
+    first.Overflow.APIAlerts.append(None)
+    first.Appsec.Vars["k"] = "v"
+    first.Appsec.MatchedRules.append(1)
+    assert second.Parsed == {} and second.Meta == {} and second.Enriched == {} and second.Unmarshaled == {}
+    assert second.Line.Labels == {"type": "syslog"} and labels == {"type": "syslog"}
+    assert second.Overflow.Sources == {} and second.Overflow.APIAlerts == []
+    assert second.Appsec.Vars == {} and second.Appsec.MatchedRules == []
+    for mapping in (second.Parsed, second.Meta, second.Enriched, second.Line.Labels, second.Appsec.Vars):
+        assert isinstance(mapping, StrMap)
+
+
+def test_new_log_event_survives_deepcopy_like_a_constructed_one():
+    evt = new_log_event("line", labels={"type": "nginx"}, acquired_at=datetime(2024, 1, 1, tzinfo=timezone.utc))
+    copied = copy.deepcopy(evt)
+    assert copied == evt and copied is not evt
+    _assert_same_structure(copied, _constructed("line", "", {"type": "nginx"}, "file", TIMEMACHINE,
+                                                datetime(2024, 1, 1, tzinfo=timezone.utc)))
+    assert timedelta(0) == copied.Line.Time - evt.Line.Time

@@ -564,7 +564,9 @@ def _fast_path(text: str, current_year: int):
         month = _SHORT_MONTHS.get(name.lower())
         year, nanosecond, tz = 0, 0, timezone.utc
     elif first.isdigit():
-        found = _RFC3339.fullmatch(text)
+        # CLF needs "/" at index 2, where RFC3339 and layout 15 need a digit:
+        # only CLF can fit, so it is tried first (nginx/apache timestamps).
+        found = None if text[2:3] == "/" else _RFC3339.fullmatch(text)
         if found is not None:
             year, month, day, hour, minute, second, fraction, _, sign, zone_h, zone_m = found.groups()
             year, month = int(year), int(month)
@@ -577,7 +579,7 @@ def _fast_path(text: str, current_year: int):
                 tz = _fixed_zone(-offset if sign == "-" else offset)
             else:
                 tz = timezone.utc
-        elif (found := _SQL_DATETIME.fullmatch(text)) is not None:
+        elif text[2:3] != "/" and (found := _SQL_DATETIME.fullmatch(text)) is not None:
             # Layout 15: every earlier layout needs something this text lacks.
             year, month, day, hour, minute, second, fraction = found.groups()
             year, month = int(year), int(month)
@@ -664,7 +666,23 @@ def _parse_epoch(text: str):
 
 def marshal_time(value: datetime) -> str:
     """Go's time.MarshalText: RFC3339, nanoseconds with trailing zeros trimmed,
-    `Z` for a zero offset, the offset kept otherwise."""
+    `Z` for a zero offset, the offset kept otherwise.
+
+    Fast path for the common case (a plain datetime, whole seconds, an offset
+    of whole minutes): `isoformat()` already spells it, except `Z` for UTC.
+    Anything else goes through `_marshal_time_generic` (tests compare both).
+    """
+    if type(value) is datetime and not value.microsecond:
+        text = value.isoformat()
+        if len(text) == 25:  # YYYY-MM-DDTHH:MM:SS+HH:MM
+            return text[:19] + "Z" if text.endswith("+00:00") else text
+        if len(text) == 19:  # naive: no offset
+            return text + "Z"
+    return _marshal_time_generic(value)
+
+
+def _marshal_time_generic(value: datetime) -> str:
+    """`marshal_time` for every datetime (GoDatetime, fractions, odd offsets)."""
     nanosecond = getattr(value, "nanosecond", None)
     if nanosecond is None or nanosecond // 1000 != value.microsecond:
         # A plain datetime, or a GoDatetime changed by arithmetic/replace().
