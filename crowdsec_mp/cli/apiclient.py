@@ -13,6 +13,7 @@ Every failure becomes one CrowdsecMPError line for the operator:
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from urllib.parse import urljoin
 
@@ -63,6 +64,23 @@ def load_credentials(path) -> dict:
     if not credentials["url"].startswith(("http://", "https://")):
         raise ConfigError(f"must start with http:// or https://, got {credentials['url']!r}", file=path, field="url")
     return credentials
+
+
+def write_credentials(target: str, *, url: str, login: str, password: str) -> bool:
+    """Write a credentials file (`-` = stdout) as cscli does; mode 0600.
+
+    Returns True when a file was written (the caller then says where).
+    """
+    text = yaml.safe_dump({"url": url, "login": login, "password": password}, sort_keys=False)
+    if target == "-":
+        sys.stdout.write(text)
+        return False
+    try:
+        Path(target).write_text(text, encoding="utf-8")
+        Path(target).chmod(0o600)
+    except OSError as exc:
+        raise CrowdsecMPError(f"cannot write credentials to '{target}': {exc.strerror or exc}") from None
+    return True
 
 
 def credentials_path_of(config) -> Path:

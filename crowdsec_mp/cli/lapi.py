@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
 
-import yaml
 
-from crowdsec_mp.cli.apiclient import ApiError, LapiClient, client_from_config, credentials_path_of
+from crowdsec_mp.cli.apiclient import (
+    ApiError, LapiClient, client_from_config, credentials_path_of, write_credentials,
+)
 from crowdsec_mp.cli.decisions import InputError
 from crowdsec_mp.cli.machines import default_url, generate_machine_name, generate_password
 from crowdsec_mp.cli.render import info
@@ -43,16 +42,9 @@ def cmd_register(args) -> int:
     password = generate_password()
     LapiClient(url, name, password).register(args.token)
     info("Successfully registered to Local API (LAPI)")
-    credentials = yaml.safe_dump({"url": url, "login": name, "password": password}, sort_keys=False)
     target = args.file or str(credentials_path_of(config))
-    if target == "-":
-        sys.stdout.write(credentials)
+    if not write_credentials(target, url=url, login=name, password=password):
         return 0
-    try:
-        Path(target).write_text(credentials, encoding="utf-8")
-        Path(target).chmod(0o600)
-    except OSError as exc:
-        raise InputError(f"cannot write credentials to '{target}': {exc.strerror or exc}") from None
     info(f"Local API credentials written to '{target}'")
     return 0
 

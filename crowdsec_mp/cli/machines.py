@@ -15,11 +15,11 @@ import time
 import uuid
 from pathlib import Path
 
-import yaml
 
 from crowdsec_mp.api import admin
 from crowdsec_mp.api.durations import format_duration, parse_duration
 from crowdsec_mp.api.timefmt import rfc3339_seconds
+from crowdsec_mp.cli.apiclient import write_credentials
 from crowdsec_mp.cli.decisions import InputError
 from crowdsec_mp.cli.render import info, json_text, render
 from crowdsec_mp.config import load_config
@@ -81,16 +81,8 @@ def cmd_add(args) -> int:
         admin.delete_machine(name)
     admin.add_machine(name, password, validated=True)
     info(f"Machine '{name}' successfully added to the local API.")
-    credentials = yaml.safe_dump({"url": args.url or default_url(config), "login": name, "password": password},
-                                 sort_keys=False)
-    if target == "-":
-        sys.stdout.write(credentials)
+    if not write_credentials(target, url=args.url or default_url(config), login=name, password=password):
         return 0
-    try:
-        Path(target).write_text(credentials, encoding="utf-8")
-        Path(target).chmod(0o600)
-    except OSError as exc:
-        raise InputError(f"cannot write credentials to '{target}': {exc.strerror or exc}") from None
     info(f"API credentials written to '{target}'.")
     return 0
 
