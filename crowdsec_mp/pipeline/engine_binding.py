@@ -96,6 +96,21 @@ class InstalledItems:
 
         return load_scenarios([str(p) for p in self.scenario_files], self.ctx)
 
+    def scenario_names(self) -> list[str]:
+        """Names of the installed scenarios, read from the YAML without compiling them
+        (the output process only needs them for the LAPI login)."""
+        import yaml
+
+        names = []
+        for path in self.scenario_files:
+            try:
+                with open(path, encoding="utf-8") as handle:
+                    documents = list(yaml.safe_load_all(handle))
+            except (OSError, yaml.YAMLError) as exc:
+                raise ConfigError(f"cannot read scenario: {exc}", file=path) from exc
+            names += [doc["name"] for doc in documents if isinstance(doc, dict) and isinstance(doc.get("name"), str)]
+        return names
+
     def simulation(self):
         from crowdsec_mp.engine.simulation import load_simulation
 
@@ -258,7 +273,7 @@ class EngineBucketStage:
 class EngineOutputStage:
     def __init__(self, run, items: InstalledItems):
         self.postoverflows = items.postoverflows()
-        self.scenarios = [scenario.name for scenario in items.scenarios()]
+        self.scenarios = items.scenario_names()
 
     def handle(self, item) -> list:
         from crowdsec_mp.engine.alerts import runtime_alert_to_api

@@ -1,6 +1,5 @@
 """Socket-free cores: reorder buffer, shard loop, batch parser, alert queue, pusher, metrics."""
 
-import json
 import socket
 
 import pytest
@@ -8,7 +7,7 @@ import requests
 from hypothesis import given, settings, strategies as st
 
 from crowdsec_mp.pipeline.binding import ParseResult
-from crowdsec_mp.pipeline.lapi_client import LapiClient, PushError, load_credentials
+from crowdsec_mp.pipeline.lapi_client import LapiClient, load_credentials
 from crowdsec_mp.pipeline.output import AlertQueue, Pusher
 from crowdsec_mp.pipeline.parser_worker import BatchParser
 from crowdsec_mp.pipeline.shard import ReorderBuffer, ShardLoop

@@ -108,7 +108,9 @@ def test_wedged_parser_is_killed_by_the_heartbeat_watchdog_and_its_batch_redone(
     lines = write_log(tmp_path / "in.log", 400, seed=8, garbage_every=0)
     lines[150] = "hang-here " + lines[150]
     (tmp_path / "in.log").write_text("\n".join(lines) + "\n")
-    run = standin(patterns=[str(tmp_path / "in.log")], parsers=2, shards=2, heartbeat_timeout=2,
+    # 5 s, not less: on a loaded 2-core machine a healthy child can miss a shorter
+    # deadline and be killed too (seen with 2 s); the wedged one sleeps for an hour.
+    run = standin(patterns=[str(tmp_path / "in.log")], parsers=2, shards=2, heartbeat_timeout=5,
                   extras={"capacity": 3, "hang_on": "hang-here"}, batch_lines=20)
     assert run.run() == 0, run.stderr
     assert run.metrics["killed_stale"] == 1 and run.metrics["respawns"] == 1
