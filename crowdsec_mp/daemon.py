@@ -279,10 +279,6 @@ def main(argv=None) -> int:
             print("Configuration test: OK")
             return 0
         return run_daemon(plan)
-    except ImportError as exc:
-        print(f"crowdsec-mp: the detection engine is not available ({exc}); "
-              "refusing to run without detection", file=sys.stderr)
-        return EXIT_CONFIG
     except CrowdsecMPError as exc:
         print(f"crowdsec-mp: {exc}", file=sys.stderr)
         return EXIT_CONFIG

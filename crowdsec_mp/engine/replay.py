@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
+from crowdsec_mp.engine.buckets import BucketStore, load_scenarios
 from crowdsec_mp.engine.event import TIMEMACHINE, Event, new_log_event
 from crowdsec_mp.engine.parser import load_parsers
 from crowdsec_mp.errors import ConfigError
@@ -105,15 +106,6 @@ class ReplayResult:
 # -- the engine ------------------------------------------------------------------
 
 
-def _bucket_engine():
-    """The scenario engine (crowdsec_mp.engine.buckets), or None if not available."""
-    try:
-        from crowdsec_mp.engine.buckets import BucketStore, load_scenarios
-    except ImportError:
-        return None
-    return load_scenarios, BucketStore
-
-
 class Engine:
     def __init__(self, ctx, parsers, *, buckets=None, postoverflows=None, scenarios=None,
                  max_line_bytes: int = DEFAULT_MAX_LINE_BYTES):
@@ -139,13 +131,8 @@ class Engine:
         buckets = None
         scenarios = []
         if scenario_files:
-            engine = _bucket_engine()
-            if engine is None:
-                raise ConfigError("scenarios are configured but the scenario engine "
-                                  "(crowdsec_mp.engine.buckets) is not available")
-            load_scenarios, bucket_store = engine
             scenarios = load_scenarios([str(f) for f in scenario_files], ctx)
-            buckets = bucket_store(scenarios, ctx)
+            buckets = BucketStore(scenarios, ctx)
         return cls(ctx, parsers, buckets=buckets, postoverflows=postoverflows,
                    scenarios=scenarios, max_line_bytes=max_line_bytes)
 

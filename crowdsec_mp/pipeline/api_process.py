@@ -19,8 +19,6 @@ def main(runtime) -> int:
         from crowdsec_mp.config import load_config
 
         config = load_config(runtime.run.config_path or None)
-    except ImportError as exc:
-        return runtime.boot_error(f"the Local API server is not available (crowdsec_mp.api.server): {exc}")
     except Exception as exc:  # noqa: BLE001 - config errors are boot errors
         return runtime.boot_error(str(exc))
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
