@@ -7,8 +7,9 @@ get subtly wrong: how an expression result becomes a string, and how a
 
 from __future__ import annotations
 
-import re
 from dataclasses import is_dataclass
+
+from crowdsec_mp.engine.buckets.timeutil import parse_go_duration as go_duration_ns
 
 
 class StaticAbort(Exception):
@@ -125,29 +126,6 @@ def _is_struct(obj) -> bool:
 
 
 
-_DURATION_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)")
-_UNIT_SECONDS = {
-    "ns": 1e-9, "us": 1e-6, "µs": 1e-6, "μs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0,
-}
-
-
 def parse_go_duration(text: str) -> float:
-    """Go `time.ParseDuration` -> seconds. Raises ValueError on bad input."""
-    source = text.strip()
-    if source in ("0", "+0", "-0"):
-        return 0.0
-    sign = 1.0
-    if source[:1] in "+-" and source:
-        sign = -1.0 if source[0] == "-" else 1.0
-        source = source[1:]
-    if not source:
-        raise ValueError(f"invalid duration {text!r}")
-    total = 0.0
-    position = 0
-    while position < len(source):
-        match = _DURATION_PART.match(source, position)
-        if not match:
-            raise ValueError(f"invalid duration {text!r}")
-        total += float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
-        position = match.end()
-    return sign * total
+    """Go `time.ParseDuration` -> seconds (stash `ttl`). Raises ValueError on bad input."""
+    return go_duration_ns(text) / 1e9
