@@ -64,3 +64,24 @@ read_pid() {
         cat "$pid_file"
     fi
 }
+
+# target_flag VALUE: print the cscli-mp flag for an IP (-i) or a CIDR range (-r);
+# exit 2 with a clear error for anything else, so that a typo never reaches the API.
+target_flag() {
+    kind=$("${PYTHON:-python3}" - "$1" <<'PY'
+import ipaddress, sys
+value = sys.argv[1]
+try:
+    if "/" in value:
+        ipaddress.ip_network(value, strict=False)
+        print("-r")
+    else:
+        ipaddress.ip_address(value)
+        print("-i")
+except ValueError:
+    print("invalid")
+PY
+)
+    [ "$kind" != invalid ] || die "'$1' is not a valid IP address or CIDR range" 2
+    echo "$kind"
+}

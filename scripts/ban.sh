@@ -29,24 +29,8 @@ TARGET=$1
 DURATION=${2:-4h}
 REASON=${3:-manual ban from $(basename "$0")}
 
-# Check the value here so that a typo never reaches the API.
-KIND=$("${PYTHON:-python3}" - "$TARGET" <<'PY'
-import ipaddress, sys
-value = sys.argv[1]
-try:
-    if "/" in value:
-        ipaddress.ip_network(value, strict=False)
-        print("range")
-    else:
-        ipaddress.ip_address(value)
-        print("ip")
-except ValueError:
-    print("invalid")
-PY
-)
-[ "$KIND" != invalid ] || die "'$TARGET' is not a valid IP address or CIDR range" 2
+FLAG=$(target_flag "$TARGET") || exit $?
 echo "$DURATION" | grep -Eq '^([0-9]+(\.[0-9]+)?(ns|us|ms|s|m|h|d))+$' \
     || die "'$DURATION' is not a valid duration (examples: 30m, 4h, 7d)" 2
 
-if [ "$KIND" = range ]; then FLAG=-r; else FLAG=-i; fi
 cscli decisions add "$FLAG" "$TARGET" -d "$DURATION" -R "$REASON" -t ban -c "$CONFIG"

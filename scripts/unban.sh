@@ -24,21 +24,6 @@ shift $((OPTIND - 1))
 [ $# -eq 1 ] || { usage >&2; exit 2; }
 TARGET=$1
 
-KIND=$("${PYTHON:-python3}" - "$TARGET" <<'PY'
-import ipaddress, sys
-value = sys.argv[1]
-try:
-    if "/" in value:
-        ipaddress.ip_network(value, strict=False)
-        print("range")
-    else:
-        ipaddress.ip_address(value)
-        print("ip")
-except ValueError:
-    print("invalid")
-PY
-)
-[ "$KIND" != invalid ] || die "'$TARGET' is not a valid IP address or CIDR range" 2
+FLAG=$(target_flag "$TARGET") || exit $?
 
-if [ "$KIND" = range ]; then FLAG=-r; else FLAG=-i; fi
 cscli decisions delete "$FLAG" "$TARGET" -c "$CONFIG"
