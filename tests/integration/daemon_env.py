@@ -29,22 +29,8 @@ def make_config(tmp: Path, *, workers=2, shards=2, api=False, extra=None) -> Pat
     conf = tmp / "conf"
     conf.mkdir(parents=True, exist_ok=True)
     install_project_hub(conf)
-    config = {
-        "config_paths": {"config_dir": "./", "data_dir": str(REPO / "hub" / "data"),
-                         "pattern_dir": str(REPO / "conf.d" / "patterns"),
-                         "simulation_path": "./simulation.yaml"},
-        "crowdsec_service": {"state_dir": str(tmp / "state"), "parser_workers": workers,
-                             "bucket_shards": shards, "acquisition_path": "./acquis.yaml",
-                             "acquisition_dir": "./acquis.d"},
-        "api": {"client": {"credentials_path": "./local_api_credentials.yaml"},
-                "server": {"enable": api}},
-        "prometheus": {"enabled": False},
-    }
-    for key, value in (extra or {}).items():
-        config.setdefault(key, {}).update(value)
-    path = conf / "config.yaml"
-    path.write_text(yaml.safe_dump(config))
-    return path
+    return write_config(conf, tmp, data_dir=REPO / "hub" / "data", pattern_dir=REPO / "conf.d" / "patterns",
+                        workers=workers, shards=shards, api=api, extra=extra)
 
 
 def daemon_env() -> dict:
@@ -73,14 +59,20 @@ def make_hub_config(tmp: Path, shared_hub: Path, collections, *, workers=2, shar
         installer.install("collections", name)
     for database in sorted((shared_hub / "geoip").glob("*.mmdb")):  # what geoip-enrich reads
         shutil.copy(database, data / database.name)
+    return write_config(conf, tmp, data_dir=data, pattern_dir=shared_hub / "patterns",
+                        workers=workers, shards=shards, api=False, extra=extra)
+
+
+def write_config(conf: Path, tmp: Path, *, data_dir, pattern_dir, workers, shards, api, extra) -> Path:
+    """conf/config.yaml for a test daemon; `extra` sections are merged over the defaults."""
     config = {
-        "config_paths": {"config_dir": "./", "data_dir": str(data), "pattern_dir": str(shared_hub / "patterns"),
+        "config_paths": {"config_dir": "./", "data_dir": str(data_dir), "pattern_dir": str(pattern_dir),
                          "simulation_path": "./simulation.yaml"},
         "crowdsec_service": {"state_dir": str(tmp / "state"), "parser_workers": workers,
                              "bucket_shards": shards, "acquisition_path": "./acquis.yaml",
                              "acquisition_dir": "./acquis.d"},
         "api": {"client": {"credentials_path": "./local_api_credentials.yaml"},
-                "server": {"enable": False}},
+                "server": {"enable": api}},
         "prometheus": {"enabled": False},
     }
     for key, value in (extra or {}).items():
