@@ -70,6 +70,8 @@ def single_process_main(config, log_path, log_type, out_path) -> None:
 #: role -> CPU seconds of the last run_sampled() (last sample of each process: a few
 #: hundred ms may be missing per process; it is a profile, not an exact account).
 LAST_CPU: dict[str, float] = {}
+#: role -> peak RSS in bytes of that process during the last run_sampled().
+LAST_PEAK_RSS: dict[str, int] = {}
 
 
 def _role(member: psutil.Process, root: psutil.Process) -> str:
@@ -89,6 +91,7 @@ def run_sampled(command) -> tuple[float, int]:
     root = psutil.Process(proc.pid)
     peak = 0
     cpu: dict[int, tuple[str, float]] = {}
+    rss_peak: dict[int, int] = {}
     while proc.poll() is None:
         total = 0
         try:
@@ -98,17 +101,23 @@ def run_sampled(command) -> tuple[float, int]:
         for member in tree:
             try:
                 with member.oneshot():
-                    total += member.memory_info().rss
+                    rss = member.memory_info().rss
+                    total += rss
+                    rss_peak[member.pid] = max(rss_peak.get(member.pid, 0), rss)
                     times = member.cpu_times()
-                    role = cpu[member.pid][0] if member.pid in cpu else _role(member, root)
+                    # A child just forked may not show its final command line yet.
+                    role = cpu[member.pid][0] if cpu.get(member.pid, ("other",))[0] != "other" \
+                        else _role(member, root)
                     cpu[member.pid] = (role, times.user + times.system)
             except psutil.Error:
                 pass
         peak = max(peak, total)
         time.sleep(0.1)
     LAST_CPU.clear()
-    for role, seconds in cpu.values():
+    LAST_PEAK_RSS.clear()
+    for pid, (role, seconds) in cpu.items():
         LAST_CPU[role] = LAST_CPU.get(role, 0.0) + seconds
+        LAST_PEAK_RSS[role] = LAST_PEAK_RSS.get(role, 0) + rss_peak.get(pid, 0)
     elapsed = time.perf_counter() - started
     err = proc.stderr.read()
     if proc.returncode != 0:
@@ -160,6 +169,8 @@ def bench_kind(kind, args, tmp: Path) -> None:
               flush=True)
         print("    CPU seconds per process: " + ", ".join(f"{role} {seconds:.1f}" for role, seconds
                                                         in sorted(LAST_CPU.items())), flush=True)
+        print("    peak RSS per process (MiB): " + ", ".join(f"{role} {rss / MIB:.0f}" for role, rss
+                                                            in sorted(LAST_PEAK_RSS.items())), flush=True)
 
 
 def main():

@@ -152,7 +152,7 @@ def main(runtime) -> int:
     inbox = sockets.pull(runtime.ctx, runtime.run_dir.output_in(), hwm=sockets.DEFAULT_HWM * 4)
     alerts_file = open(run.alerts_file, "a", encoding="utf-8") if run.alerts_file else None
     shards_done: set[int] = set()
-    runtime.stage = stage
+    runtime.set_stage(stage)
     runtime.heartbeat(force=True)
     try:
         while len(shards_done) < run.bucket_shards:

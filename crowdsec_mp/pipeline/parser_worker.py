@@ -100,7 +100,7 @@ def main(runtime) -> int:
     runtime.stats = batch_parser.stats
     inbox = sockets.pull(runtime.ctx, runtime.run_dir.parser_in(runtime.index))
     shard_out = [sockets.push(runtime.ctx, runtime.run_dir.shard_in(j)) for j in range(run.bucket_shards)]
-    runtime.stage = stage
+    runtime.set_stage(stage)
     runtime.heartbeat(force=True)  # "ready": the supervisor starts dispatching to us
     poll_ms = int(max(0.05, run.heartbeat_interval / 2) * 1000)
     while not runtime.stop_requested:

@@ -124,7 +124,7 @@ def main(runtime) -> int:
     runtime.stats = core.stats
     inbox = sockets.pull(runtime.ctx, runtime.run_dir.shard_in(index), hwm=sockets.DEFAULT_HWM * 4)
     output = sockets.push(runtime.ctx, runtime.run_dir.output_in())
-    runtime.stage = stage
+    runtime.set_stage(stage)
     runtime.heartbeat(force=True)
     next_tick = time.monotonic() + run.tick_interval
     while core.finished is None:

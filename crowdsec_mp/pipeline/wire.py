@@ -209,33 +209,42 @@ def _info(cls) -> _ClassInfo:
 _MISSING = object()
 
 
+#: Values carried as they are (msgpack encodes them, `_default` the datetimes).
+_SCALARS = frozenset({str, int, float, bool, type(None), bytes, datetime, timedelta})
+
+
 def _to_plain(value):
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        cls = type(value)
-        name = cls.__name__
-        if WIRE_CLASSES.get(name) is not cls:
-            raise TypeError(f"{name} is not registered for the wire")
-        info = _info(cls)
-        defaults = info.defaults
-        out = {"__dc__": name}
-        for field_name in info.names:
-            field_value = getattr(value, field_name)
-            default = defaults.get(field_name, _MISSING)
-            # Same type too: False == 0 must not turn an int field into the bool default.
-            if default is not _MISSING and type(field_value) is type(default) and field_value == default:
-                continue
-            if field_name in DATA_FIELDS:
-                out[field_name] = field_value
-            elif field_name in STRMAP_FIELDS and isinstance(field_value, dict):
-                out[field_name] = dict(field_value)
-            else:
-                out[field_name] = _to_plain(field_value)
-        return out
+    cls = value.__class__
+    if cls in _SCALARS:
+        return value
+    if cls in _CLASS_INFO or (dataclasses.is_dataclass(value) and not isinstance(value, type)):
+        return _dataclass_to_plain(value, cls)
     if isinstance(value, dict):
         return {key: _to_plain(item) for key, item in value.items()}
     if isinstance(value, (list, tuple)):
         return [_to_plain(item) for item in value]
     return value
+
+
+def _dataclass_to_plain(value, cls) -> dict:
+    name = cls.__name__
+    if WIRE_CLASSES.get(name) is not cls:
+        raise TypeError(f"{name} is not registered for the wire")
+    defaults = _info(cls).defaults
+    out = {"__dc__": name}
+    for field_name in _info(cls).names:
+        field_value = getattr(value, field_name)
+        default = defaults.get(field_name, _MISSING)
+        # Same type too: False == 0 must not turn an int field into the bool default.
+        if field_value.__class__ is default.__class__ and field_value == default:
+            continue
+        if field_value.__class__ in _SCALARS or field_name in DATA_FIELDS:
+            out[field_name] = field_value
+        elif field_name in STRMAP_FIELDS and isinstance(field_value, dict):
+            out[field_name] = dict(field_value)
+        else:
+            out[field_name] = _to_plain(field_value)
+    return out
 
 
 def _from_plain(value):
@@ -249,18 +258,19 @@ def _from_plain(value):
         known = _info(cls).known
         kwargs = {}
         for key, item in value.items():
-            if key == "__dc__":
-                continue
-            if key not in known:
-                raise ProtocolError(f"{name} has no field {key!r}")
-            if key in DATA_FIELDS:
-                kwargs[key] = item
-            elif key in STRMAP_FIELDS and isinstance(item, dict):
-                kwargs[key] = event_model.StrMap(item)
-            elif isinstance(item, (dict, list)):
-                kwargs[key] = _from_plain(item)
-            else:
-                kwargs[key] = item
+            item_class = item.__class__
+            if item_class is dict:
+                if key in STRMAP_FIELDS:
+                    item = event_model.StrMap(item)
+                elif key not in DATA_FIELDS:
+                    item = _from_plain(item)
+            elif item_class is list and key not in DATA_FIELDS:
+                item = _from_plain(item)
+            kwargs[key] = item
+        del kwargs["__dc__"]
+        if not known.issuperset(kwargs):
+            unknown = sorted(set(kwargs) - known)
+            raise ProtocolError(f"{name} has no field {unknown[0]!r}")
         try:
             return cls(**kwargs)
         except TypeError as exc:

@@ -200,3 +200,58 @@ def test_prefilter_gives_identical_results(scenario_set, specs):
     without = BucketStore(scenarios, ctx, prefilter=False)
     assert summary(run(with_index, specs)) == summary(run(without, specs))
     assert with_index.dump() == without.dump()
+
+
+# Bursts of events from one source over two hours, delivered out of order by at
+# most 20 s: less than the 30 s grace the sweep gets in these tests.
+SWEEP_GRACE_NS = 30 * 10**9
+bursts = st.lists(
+    st.tuples(
+        st.integers(0, 2 * 3600_000),              # burst start, ms
+        st.integers(1, 6),                          # events in the burst
+        st.integers(0, 15_000),                     # ms between them
+        st.sampled_from(["10.0.0.1", "10.0.0.2", "2001:db8::1"]),
+        st.sampled_from(["a", "b", "c", "z"]),
+        st.sampled_from(["0", "1", "2", ""]),
+        st.sampled_from(["s", "t"]),
+        st.integers(0, 20_000),                     # delivery delay of the burst, ms
+    ),
+    max_size=25,
+)
+
+
+def delivered(burst_list) -> list:
+    """Event specs in delivery order: log time plus each burst's delay (< the grace)."""
+    timed = []
+    for start, count, spacing, ip, log_type, k, service, delay in burst_list:
+        for number in range(count):
+            ms = start + number * spacing
+            timed.append((ms + delay, (ms, ip, log_type, k, service)))
+    return [spec for _, spec in sorted(timed, key=lambda pair: pair[0])]
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(burst_list=bursts)
+def test_replay_sweep_changes_no_result(scenario_set, burst_list):
+    ctx, scenarios = scenario_set
+    events = delivered(burst_list)
+    swept = BucketStore(scenarios, ctx, replay_gc_grace_ns=SWEEP_GRACE_NS)
+    unswept = BucketStore(scenarios, ctx, replay_gc_grace_ns=None)
+    assert summary(run(swept, events)) == summary(run(unswept, events))
+    assert swept.stats["late_after_gc"] == 0
+    assert len(swept) <= len(unswept)
+
+
+def test_replay_sweep_drops_stale_buckets_and_counts_late_events(scenario_set):
+    ctx, scenarios = scenario_set
+    leaky = scenarios[0]  # capacity 3, leakspeed 10 s: stale 40 s after its last event
+    store = BucketStore([leaky], ctx)  # default grace: 5 minutes
+    run(store, [(0, "10.0.0.1", "a", "0", "s"), (1000, "10.0.0.2", "a", "0", "s")])
+    assert len(store) == 2
+    # 20 minutes later: a sweep with horizon 15 min drops both stale buckets.
+    run(store, [(20 * 60_000, "2001:db8::1", "a", "0", "s")])
+    assert len(store) == 1
+    assert store.stats["replay_gc_dropped"] == 2
+    # An event from before the horizon is counted as late (its bucket may be gone).
+    run(store, [(5 * 60_000, "10.0.0.1", "a", "0", "s")])
+    assert store.stats["late_after_gc"] == 1

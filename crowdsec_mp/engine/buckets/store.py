@@ -15,12 +15,23 @@ end of input (`flush`) drops the survivors without overflow, as CrowdSec does.
 
 Determinism: buckets live in an insertion-ordered dict keyed by
 (scenario index, group); no set/dict-order dependence, no builtin hash().
+
+Memory in replay: a time-machine bucket whose `last_ts + timer` is older than
+the next event poured into it is replaced by a fresh one (the staleness check
+of §3.3), so once the log time has moved `REPLAY_GC_GRACE_NS` past that point
+the bucket can be dropped early without changing any result, provided no event
+arrives more than the grace out of order. `_deliver` does that sweep once per
+grace of log time (CrowdSec has a replay GC with no grace at all,
+never enabled, §7). An event older than a sweep's horizon is counted in
+`stats["late_after_gc"]` and logged: its result may differ from a run without
+the sweep.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+import math
 import struct
 
 # Module import (not names): alerts.py imports buckets.timeutil, so the names may not exist yet.
@@ -39,6 +50,9 @@ UNSET = object()
 _NOT_YET = object()
 #: A reprocessed overflow re-poured more than this many times is dropped (loop guard).
 MAX_REPROCESS_DEPTH = 16
+#: Log-time disorder the replay sweep tolerates, and log time between two sweeps
+#: (see the module docstring).
+REPLAY_GC_GRACE_NS = 300 * 1_000_000_000
 
 
 def bucket_mapkey(scenario, group: str) -> str:
@@ -86,10 +100,12 @@ class BucketStore:
     alert_context: list of (key, [compiled programs]) for the alert `meta`.
     prefilter: skip filters that a cheap Meta pre-check proves false (prefilter.py);
         results are identical either way.
+    replay_gc_grace_ns: log-time disorder tolerated by the replay sweep of stale
+        buckets (module docstring); None turns the sweep off.
     """
 
     def __init__(self, scenarios, ctx=None, simulation=None, *, emit_cleanups=False, alert_context=None,
-                 prefilter=True):
+                 prefilter=True, replay_gc_grace_ns: int | None = REPLAY_GC_GRACE_NS):
         self.scenarios = list(scenarios)
         self.ctx = ctx
         self.simulation = simulation
@@ -105,7 +121,14 @@ class BucketStore:
         self.stats = {
             "poured": 0, "filter_errors": 0, "dropped_no_time": 0, "overflows": 0,
             "alert_errors": 0, "cleanups": 0, "blackholed": 0, "reprocess_dropped": 0,
+            "replay_gc_dropped": 0, "late_after_gc": 0,
         }
+        #: Replay sweep (module docstring): None disables it.
+        self.replay_gc_grace_ns = replay_gc_grace_ns
+        #: Log time of the next sweep (-inf: set by the first event; +inf: never).
+        self._next_sweep_ns: float = -math.inf if replay_gc_grace_ns is not None else math.inf
+        #: Horizon of the latest sweep: a later event older than this arrived too late.
+        self._sweep_horizon_ns: float = -math.inf
 
     # -- helpers -------------------------------------------------------------
     def _wall_ns(self, now) -> int:
@@ -205,7 +228,6 @@ class BucketStore:
         """
         position = self._position[id(scenario)]
         key = (position, group)
-        bucket = self._buckets.get(key)
         timemachine = evt.ExpectMode == TIMEMACHINE
         if log_time is _NOT_YET:
             log_time = event_time_ns(evt) if timemachine else wall
@@ -218,6 +240,9 @@ class BucketStore:
             self.stats["dropped_no_time"] += 1
             log.warning("scenario %s: time-machine event without a valid MarshaledTime dropped", scenario.name)
             return
+        if timemachine and (t >= self._next_sweep_ns or t < self._sweep_horizon_ns):
+            self._replay_sweep(t)  # rare: once per grace of log time, or a late event
+        bucket = self._buckets.get(key)
         if bucket is not None and bucket.mode == TIMEMACHINE and bucket.last_ts is not None:
             # Replay emulates the wall-clock expiry in log time: a stale bucket is dropped silently.
             if t > bucket.last_ts + scenario.timer_ns:
@@ -388,6 +413,31 @@ class BucketStore:
     def end_of_input(self, now=None) -> list[Event]:
         """Alias of `flush` (the name replay.Engine looks for)."""
         return self.flush(now)
+
+    def _replay_sweep(self, t: int) -> None:
+        """Drop the time-machine buckets that every event from now on would find
+        stale, once per grace of log time (module docstring)."""
+        if t < self._sweep_horizon_ns:
+            self.stats["late_after_gc"] += 1
+            if self.stats["late_after_gc"] == 1:
+                log.warning("replay: an event is more than %d s older than a newer one; buckets swept "
+                            "meanwhile may give a different result than an unswept run",
+                            self.replay_gc_grace_ns // 1_000_000_000)
+        grace = self.replay_gc_grace_ns
+        if self._next_sweep_ns == -math.inf:
+            self._next_sweep_ns = t + grace
+            return
+        if t < self._next_sweep_ns:
+            return
+        self._next_sweep_ns = t + grace
+        horizon = t - grace
+        self._sweep_horizon_ns = max(self._sweep_horizon_ns, horizon)
+        stale = [key for key, bucket in self._buckets.items()
+                 if bucket.mode == TIMEMACHINE and bucket.last_ts is not None
+                 and bucket.last_ts + bucket.scenario.timer_ns < horizon]
+        for key in stale:
+            del self._buckets[key]
+        self.stats["replay_gc_dropped"] += len(stale)
 
     def collect_garbage(self, deadline) -> int:
         """Drop fully-leaked buckets and counters at `deadline` (§7 GC); returns how many."""
