@@ -411,3 +411,371 @@ def compile_re2(pattern: str, flags: int = 0):
             raise re.error(f"invalid regular expression {pattern!r}: {exc.msg}") from None
         except Exception as exc:  # the regex module raises its own error class
             raise re.error(f"invalid regular expression {pattern!r}: {exc}") from None
+
+
+# -- dropping unread capture groups ---------------------------------------------
+
+#: Python syntax that refers to a group by number or name: a pattern holding one
+#: of these keeps all its groups (`(?(1)..)`, `(?P=n)`, `\1`, `(?P<n>`).
+_GROUP_REFERENCE = re.compile(r"\(\?\(|\(\?P[=<]|\\[0-9]|\\g")
+
+
+def _capturing_group_openings(python_text: str) -> list[int] | None:
+    """Offsets of the `(` of every capturing group of a Python pattern, in
+    group-number order, or None when the pattern refers to groups itself."""
+    if _GROUP_REFERENCE.search(python_text):
+        return None  # may also be a false alarm (e.g. `\\(?(`): simply not optimised
+    openings = []
+    i, n = 0, len(python_text)
+    while i < n:
+        char = python_text[i]
+        if char == "\\":
+            i += 2
+        elif char == "[":
+            # A class: `]` right after `[` or `[^` is a literal member.
+            i += 1
+            if i < n and python_text[i] == "^":
+                i += 1
+            if i < n and python_text[i] == "]":
+                i += 1
+            while i < n and python_text[i] != "]":
+                i += 2 if python_text[i] == "\\" else 1
+            i += 1
+        else:
+            if char == "(" and not python_text.startswith("(?", i):
+                openings.append(i)
+            i += 1
+    return openings
+
+
+@lru_cache(maxsize=4096)
+def compile_re2_lean(pattern: str, kept: tuple[int, ...]):
+    """`compile_re2(pattern)` with every capturing group whose number is not in
+    `kept` turned into a non-capturing `(?:...)`, and with lookahead guards
+    on the costly alternations (`add_alternation_guards`, exact as well).
+
+    Returns `(compiled, renumbered)` where `renumbered[old] == new` for each
+    kept group (0, the whole match, stays 0), or None when the pattern is not
+    a plain `re` pattern this can rewrite safely.
+
+    Why it is exact: a capturing group and `(?:...)` around the same
+    sub-pattern match the same strings with the same backtracking order; the
+    only difference is that the engine records (and on backtracking saves and
+    restores) the group's span. No construct in the rewritten text can read a
+    group (back-references and conditionals are refused above), so the match
+    found, and the span of every kept group, are unchanged. What it saves:
+    Python's engine copies the recorded spans at each alternation or
+    repetition it may backtrack into, which costs in proportion to the number
+    of groups; expanded grok patterns have hundreds (IPV6 alone has ~80) and
+    a grok reads a dozen.
+    """
+    python_text, unicode_properties, _ = _translate(pattern, False)
+    if unicode_properties:
+        return None  # compiled by the `regex` module: left as it is
+    openings = _capturing_group_openings(python_text)
+    full = compile_re2(pattern)
+    if openings is None or len(openings) != full.groups:
+        return None
+    wanted = set(kept)
+    parts, last = [], 0
+    renumbered = {0: 0} if 0 in wanted else {}
+    kept_count = 0
+    for number, offset in enumerate(openings, start=1):
+        if number in wanted:
+            kept_count += 1
+            renumbered[number] = kept_count
+            continue
+        parts.append(python_text[last:offset])
+        parts.append("(?:")
+        last = offset + 1
+    parts.append(python_text[last:])
+    slim_text = "".join(parts)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        try:
+            compiled = re.compile(add_alternation_guards(slim_text), full.flags)
+        except (re.error, RecursionError, OverflowError):  # pragma: no cover - a guard `re` refuses
+            compiled = re.compile(slim_text, full.flags)
+    if compiled.groups != kept_count:  # pragma: no cover - the scan disagrees with re
+        return None
+    return compiled, renumbered
+
+
+# -- lookahead guards on alternations ----------------------------------------------
+#
+# Python's engine tries the branches of an alternation one after the other.
+# It skips a branch at once when the branch starts with a literal or a class
+# that the next character does not match, but a branch starting with a group
+# (IPV6: `((?:[0-9A-Fa-f]{1,4}:){7}...)|((?:[0-9A-Fa-f]{1,4}:){6}...)|...`) is
+# entered and fails only after several steps, branch after branch.
+#
+# `add_alternation_guards` puts a lookahead `(?=g1|g2|...)` in front of such an
+# alternation, where each `gi` is a cheap *necessary condition* of branch i:
+# a pattern that matches at every position where branch i can match. Proof
+# that the result is unchanged: when the alternation matches at position p,
+# it does so through some branch i, so `gi` matches at p and the lookahead
+# succeeds; a lookahead consumes nothing, holds no capturing group (the guard
+# text is made non-capturing) and is not backtracked into, so the alternation
+# then runs exactly as before. When the lookahead fails, no branch can match
+# at p, and the alternation would have failed there anyway.
+#
+# How `gi` is built from the branch text (`_necessary_prefix`): the branch is a
+# sequence of atoms a1 a2 ... ; any match of it is a concatenation of matches
+# of a1, a2, ... in turn, so any leading run of atoms copied verbatim (with
+# their quantifiers) matches at p too. A group atom that must occur at least
+# once may be replaced by a necessary condition of its own content (one
+# occurrence starts at p; for an alternation inside, the union of its
+# branches' conditions), after which the guard stops, since that condition may
+# match less than the group. An atom that may occur zero times ends the guard
+# (included only verbatim, it would cost as much as the branch).
+
+_QUANTIFIER = re.compile(r"\*\??|\+\??|\?\??|\{(\d*)(,?)(\d*)\}\??")
+_ZERO_WIDTH_ESCAPES = frozenset("bBAZ")
+_ESCAPE_LENGTHS = {"x": 4, "u": 6, "U": 10}
+#: Guards are only worth it for alternations with at least this many branches.
+_MIN_GUARDED_BRANCHES = 3
+#: At most this many atoms are copied into one branch condition.
+_MAX_GUARD_ATOMS = 4
+
+
+class _NotGuardable(Exception):
+    """A construct the guard builder does not handle: leave that alternation alone."""
+
+
+def _group_end(text: str, start: int) -> int:
+    """Index just past the `)` closing the group opened at text[start]."""
+    depth, i, n = 0, start, len(text)
+    while i < n:
+        char = text[i]
+        if char == "\\":
+            i += 2
+            continue
+        if char == "[":
+            i = _class_end(text, i)
+            continue
+        if char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+            if depth == 0:
+                return i + 1
+        i += 1
+    raise _NotGuardable("unbalanced group")
+
+
+def _class_end(text: str, start: int) -> int:
+    """Index just past the `]` closing the class opened at text[start]."""
+    i, n = start + 1, len(text)
+    if i < n and text[i] == "^":
+        i += 1
+    if i < n and text[i] == "]":
+        i += 1
+    while i < n and text[i] != "]":
+        i += 2 if text[i] == "\\" else 1
+    if i >= n:
+        raise _NotGuardable("unterminated class")
+    return i + 1
+
+
+def _split_alternatives(text: str) -> list[str]:
+    """The top-level branches of `text` (one element when it has no `|`)."""
+    branches, depth, last, i, n = [], 0, 0, 0, len(text)
+    while i < n:
+        char = text[i]
+        if char == "\\":
+            i += 2
+            continue
+        if char == "[":
+            i = _class_end(text, i)
+            continue
+        if char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+        elif char == "|" and depth == 0:
+            branches.append(text[last:i])
+            last = i + 1
+        i += 1
+    branches.append(text[last:])
+    return branches
+
+
+def _group_opener(text: str, start: int) -> tuple[str, int]:
+    """(kind, content start) of the group at text[start]: kind is "plain" for `(`
+    and `(?:`, "flags" for a scoped `(?imsx-imsx:`, anything else raises."""
+    if not text.startswith("(?", start):
+        return "plain", start + 1
+    if text.startswith("(?:", start):
+        return "plain", start + 3
+    flags = re.compile(r"\(\?[aiLmsux]*(?:-[imsx]+)?:").match(text, start)
+    if flags:
+        return "flags", flags.end()
+    raise _NotGuardable("lookaround, atomic or other special group")
+
+
+def _atom(text: str, i: int) -> tuple[int, str]:
+    """(end, kind) of the atom at text[i]: kind is "group", "zero" (a zero-width
+    assertion) or "char" (consumes exactly one character)."""
+    char = text[i]
+    if char == "(":
+        return _group_end(text, i), "group"
+    if char == "[":
+        return _class_end(text, i), "char"
+    if char == "\\":
+        if i + 1 >= len(text):
+            raise _NotGuardable("trailing backslash")
+        letter = text[i + 1]
+        if letter.isdigit() or letter in "gN":
+            raise _NotGuardable("back-reference or named escape")
+        if letter in _ZERO_WIDTH_ESCAPES:
+            return i + 2, "zero"
+        return i + _ESCAPE_LENGTHS.get(letter, 2), "char"
+    if char in "^$":
+        return i + 1, "zero"
+    if char in "*+?{)|":
+        raise _NotGuardable("unexpected character")
+    return i + 1, "char"
+
+
+def _quantifier(text: str, i: int) -> tuple[int, int]:
+    """(end, minimum count) of the quantifier at text[i]; (i, 1) when there is none."""
+    found = _QUANTIFIER.match(text, i)
+    if found is None:
+        return i, 1
+    first = found.group(0)[0]
+    if first in "*?":
+        return found.end(), 0
+    if first == "+":
+        return found.end(), 1
+    return found.end(), int(found.group(1) or 0)
+
+
+def _non_capturing(text: str) -> str:
+    openings = _capturing_group_openings(text)
+    if openings is None:
+        raise _NotGuardable("group reference")
+    for offset in reversed(openings):
+        text = text[:offset] + "(?:" + text[offset + 1:]
+    return text
+
+
+def _necessary_prefix(branch: str, depth: int = 0) -> str:
+    """A pattern matching wherever `branch` matches (see the comment above);
+    "" when no useful condition is found (no condition at all)."""
+    if depth > 8:
+        return ""
+    parts, i, n = [], 0, len(branch)
+    while i < n and len(parts) < _MAX_GUARD_ATOMS:
+        atom_end, kind = _atom(branch, i)
+        end, minimum = _quantifier(branch, atom_end)
+        if kind == "zero":
+            if end != atom_end:
+                break  # a quantified assertion: odd, stop here
+            parts.append(branch[i:end])
+        elif kind == "char":
+            if minimum == 0:
+                break
+            parts.append(branch[i:end])
+        else:  # a group
+            if minimum == 0:
+                break
+            opener, content_start = _group_opener(branch, i)
+            inner = _necessary_alternation(branch[content_start:atom_end - 1], depth + 1)
+            if inner:
+                if opener == "flags":
+                    inner = branch[i:content_start] + inner + ")"
+                parts.append(inner)
+            break  # a condition on part of the group: nothing after it can follow
+        i = end
+    if all(_atom(part, 0)[1] == "zero" for part in parts):
+        return ""  # only assertions: not worth a lookahead
+    return "".join(parts)
+
+
+def _necessary_alternation(text: str, depth: int) -> str:
+    """`_necessary_prefix` of each branch of `text`, as one non-capturing group
+    (deduplicated); "" when one branch has no condition."""
+    conditions = []
+    for branch in _split_alternatives(text):
+        condition = _necessary_prefix(branch, depth)
+        if not condition:
+            return ""
+        if condition not in conditions:
+            conditions.append(condition)
+    return "(?:" + "|".join(_non_capturing(c) for c in conditions) + ")"
+
+
+def add_alternation_guards(python_text: str) -> str:
+    """`python_text` with a guard `(?=...)` at the start of every group that is
+    an alternation of at least `_MIN_GUARDED_BRANCHES` branches, one of which
+    does not start with a plain character or class (those the engine already
+    skips at once). Matches, spans and groups are unchanged (proof above).
+    Anything the builder does not understand is left as it was."""
+    if _GROUP_REFERENCE.search(python_text):
+        return python_text
+    insertions = []  # (offset, text)
+    i, n = 0, len(python_text)
+    while i < n:
+        char = python_text[i]
+        if char == "\\":
+            i += 2
+            continue
+        if char == "[":
+            try:
+                i = _class_end(python_text, i)
+            except _NotGuardable:
+                return python_text
+            continue
+        if char == "(":
+            guard = _guard_for_group(python_text, i)
+            if guard is not None:
+                # Outermost alternations only: the groups inside it keep their text.
+                insertions.append(guard)
+                i = guard[1] + 1
+                continue
+        i += 1
+    if not insertions:
+        return python_text
+    parts, last = [], 0
+    for content_start, content_end, guard in insertions:
+        parts.append(python_text[last:content_start])
+        parts.append(f"(?={guard})(?:")
+        parts.append(python_text[content_start:content_end])
+        parts.append(")")
+        last = content_end
+    parts.append(python_text[last:])
+    return "".join(parts)
+
+
+def _starts_with_repeated_group(branch: str) -> bool:
+    """Whether `branch` starts (possibly inside unquantified groups) with a
+    quantified group: the slow case, which the engine enters before failing."""
+    while branch:
+        atom_end, kind = _atom(branch, 0)
+        if kind != "group":
+            return False
+        end, _ = _quantifier(branch, atom_end)
+        if end != atom_end:
+            return True
+        _, content_start = _group_opener(branch, 0)
+        branch = branch[content_start:atom_end - 1]
+    return False
+
+
+def _guard_for_group(text: str, start: int):
+    """(content start, content end, guard) for the group at text[start], or None."""
+    try:
+        _, content_start = _group_opener(text, start)
+        content_end = _group_end(text, start) - 1
+        content = text[content_start:content_end]
+        branches = _split_alternatives(content)
+        if len(branches) < _MIN_GUARDED_BRANCHES:
+            return None
+        if not any(_starts_with_repeated_group(branch) for branch in branches):
+            return None  # the engine's own first-character test is about as good
+        guard = _necessary_alternation(content, 0)
+    except _NotGuardable:
+        return None
+    if not guard:
+        return None
+    return content_start, content_end, guard

@@ -29,6 +29,8 @@ from pathlib import Path
 
 import yaml
 
+from crowdsec_mp.engine.expr.parser import parse as parse_expression
+from crowdsec_mp.engine.parser.memo import memoised
 from crowdsec_mp.engine.parser.node import (
     DEST_ENRICHED,
     DEST_META,
@@ -38,6 +40,7 @@ from crowdsec_mp.engine.parser.node import (
     SOURCE_EXPRESSION,
     SOURCE_LINE_RAW,
     SOURCE_PARSED,
+    FilterStaticsNode,
     Grok,
     GrokLeafNode,
     Node,
@@ -100,6 +103,15 @@ def find_stage_files(root) -> list[tuple[str, Path]]:
 
 _MAP_MEMBER = re.compile(r"^\s*evt\.(Parsed|Meta|Enriched)(?:\.(\w+)|\[\s*(?:\"(\w+)\"|'(\w+)')\s*\])\s*$")
 _STRING_FIELD = re.compile(r"^\s*evt\.(Line\.Raw|Line\.Src|Line\.Module|StrTime|StrTimeFormat|MarshaledTime)\s*$")
+
+
+def map_member(source: str):
+    """("Parsed"|"Meta"|"Enriched", key) when `source` is exactly `evt.<Map>.key`
+    (or `evt.<Map>["key"]`), else None: the value `simple_reader` reads."""
+    match = _MAP_MEMBER.match(source)
+    if match is None:
+        return None
+    return match.group(1), match.group(2) or match.group(3) or match.group(4)
 
 
 def simple_reader(source: str):
@@ -168,7 +180,9 @@ class _Compiler:
 
         where = f"{file}: node '{name}' field '{fieldname}'"
         # ExprCompileError is a ConfigError whose message names `where` and the source.
-        return compile_expr(source, ctx=self.ctx, where=where)
+        program = compile_expr(source, ctx=self.ctx, where=where)
+        # It compiled, so it parses: the same tree, to see whether a memo is exact.
+        return memoised(program, parse_expression(source))
 
     # -- node ------------------------------------------------------------------
     def compile(self, spec: NodeSpec, stage: str, file: str, *, top_level: bool,
@@ -209,6 +223,8 @@ class _Compiler:
         )
         if GrokLeafNode.applies_to(node):
             node.__class__ = GrokLeafNode  # same slots, leaner process() (hot path)
+        elif FilterStaticsNode.applies_to(node):
+            node.__class__ = FilterStaticsNode  # same slots, leaner process()
         return node
 
     def _load_data(self, spec: NodeSpec, file):
@@ -278,6 +294,7 @@ class _Compiler:
             if not static.value and static.expression:
                 program = self._expr(static.expression, file, name, f"{label}.expression")
             fast_get = simple_reader(static.expression) if program is not None else None
+            source_member = map_member(static.expression) if fast_get is not None else None
             method = None
             if static.method:
                 dest, key = DEST_METHOD, static.method
@@ -294,7 +311,7 @@ class _Compiler:
                 dest, key = DEST_TARGET, static.target
             compiled.append(Static(
                 value=static.value, program=program, dest=dest, key=key, method=method,
-                fast_get=fast_get,
+                fast_get=fast_get, source_member=source_member,
                 where=f"{file}: node '{name}' {label}",
             ))
         return compiled

@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import logging
 
-from crowdsec_mp.engine.event import OVFLW
+from crowdsec_mp.engine.event import LOG, OVFLW, parse_ip
 from crowdsec_mp.engine.parser.values import (
     compile_target,
     grok_source_text,
     static_value_text,
+    target_parts,
 )
 
 log = logging.getLogger(__name__)
@@ -46,15 +47,19 @@ DEST_METHOD, DEST_PARSED, DEST_META, DEST_ENRICHED, DEST_TARGET = range(5)
 class Static:
     """One compiled static: a value source and a destination (§5)."""
 
-    __slots__ = ("value", "program", "fast_get", "dest", "key", "setter", "method", "always_call",
-                 "where", "apply")
+    __slots__ = ("value", "program", "fast_get", "source_member", "dest", "key", "setter",
+                 "method", "always_call", "where", "apply")
 
-    def __init__(self, *, value, program, dest, key, method=None, where="", fast_get=None):
+    def __init__(self, *, value, program, dest, key, method=None, where="", fast_get=None,
+                 source_member=None):
         self.value = value          # literal text, "" when an expression is used
         self.program = program      # compiled expression or None
         # Direct reader for trivial expressions (`evt.Parsed.x`, `evt.Line.Raw`): the
         # same value as program.run without the interpreter (hot path, spec §5.1).
         self.fast_get = fast_get
+        #: ("Parsed"|"Meta"|"Enriched", key) when `fast_get` reads exactly that map
+        #: key (`evt.Meta.x`), else None: lets `statics_runner` batch the static.
+        self.source_member = source_member if fast_get is not None else None
         self.dest = dest
         self.key = key              # map key, target path or method name
         self.setter = compile_target(key) if dest == DEST_TARGET else None
@@ -69,6 +74,8 @@ class Static:
         """The common shape `meta|parsed|enriched: <simple reader>` as one small
         closure (statics run ~30 times per event); everything else runs the
         general code. Both do exactly what apply_statics documents."""
+        if not self.value and self.fast_get is not None and self.dest in (DEST_METHOD, DEST_TARGET):
+            return self._simple_reader_to_method_or_target()
         if self.dest not in (DEST_META, DEST_PARSED, DEST_ENRICHED) or (
                 not self.value and self.fast_get is None and self.program is None):
             return lambda evt, env, ctx: _apply_static(self, evt, env, ctx)
@@ -107,11 +114,152 @@ class Static:
 
         return apply_simple
 
+    def _simple_reader_to_method_or_target(self):
+        """`method: X` or `target: path` fed by a simple reader (`evt.Meta.source_ip`
+        into GeoIpCity, `evt.Parsed.time_local` into evt.StrTime) as one closure
+        doing what `_apply_static` does for it."""
+        fast_get, text_of, where, key = self.fast_get, static_value_text, self.where, self.key
+        always_call = self.always_call
+        if self.dest == DEST_TARGET:
+            setter = self.setter
+
+            def apply_to_target(evt, env, ctx):
+                value = fast_get(evt)
+                if value.__class__ is not str:
+                    value = text_of(value)
+                if value == "":
+                    return
+                if not setter(evt, value):
+                    log.debug("%s: cannot set target %r", where, key)
+
+            return apply_to_target
+        method = self.method
+        if method is None:  # unknown method: the value is still read (it may abort)
+
+            def apply_unknown_method(evt, env, ctx):
+                value = fast_get(evt)
+                if value.__class__ is not str:
+                    text_of(value)
+
+            return apply_unknown_method
+
+        def apply_method(evt, env, ctx):
+            value = fast_get(evt)
+            if value.__class__ is not str:
+                value = text_of(value)
+            if value == "" and not always_call:
+                return
+            try:
+                produced = method(value, evt, ctx)
+            except Exception as exc:  # a method error is only logged (§5.3)
+                log.warning("%s: method %s failed: %s", where, key, exc)
+                return
+            if produced:
+                evt.Enriched.update(produced)
+
+        return apply_method
+
+    def copy_step(self):
+        """This static as `(source, source_key, dest, dest_key)` when it only copies
+        a map value or writes a literal into `evt.Parsed|Meta|Enriched`, else None.
+
+        `source` and `dest` index `(evt.Parsed, evt.Meta, evt.Enriched)`; a
+        literal has source `_LITERAL` and the literal text as source_key, a
+        string field (`evt.Line.Raw`) has source `_READ_WITH_GETTER` and the
+        static's `fast_get` as source_key. Such statics are run in batches by
+        `_copy_batch` (see `statics_runner`).
+        """
+        if self.dest in _MAP_INDEX_OF_DEST:
+            dest, dest_key = _MAP_INDEX_OF_DEST[self.dest], self.key
+        elif self.dest == DEST_TARGET:
+            parts = target_parts(self.key)
+            # compile_target writes `evt.<Map>.<key>[.ignored]` straight into the map.
+            if len(parts) < 2 or parts[0] not in _MAP_INDEX or not parts[1]:
+                return None
+            dest, dest_key = _MAP_INDEX[parts[0]], parts[1]
+        else:
+            return None
+        if self.value:  # a non-empty literal is always written
+            return (_LITERAL, self.value, dest, dest_key)
+        if self.source_member is not None and self.source_member[0] in _MAP_INDEX:
+            field, key = self.source_member
+            return (_MAP_INDEX[field], key, dest, dest_key)
+        if self.fast_get is not None:  # a string field (`evt.Line.Raw`): read by fast_get
+            return (_READ_WITH_GETTER, self.fast_get, dest, dest_key)
+        return None
+
+
+#: Index of each event map in the tuple `_copy_batch` reads once per batch.
+_MAP_INDEX = {"Parsed": 0, "Meta": 1, "Enriched": 2}
+_MAP_INDEX_OF_DEST = {DEST_PARSED: 0, DEST_META: 1, DEST_ENRICHED: 2}
+#: Copy-step sources that are not a map: the literal itself, or `fast_get(evt)`.
+_LITERAL, _READ_WITH_GETTER = -1, -2
+
 
 def apply_statics(statics, evt, env, ctx):
     """Apply statics in order. Raises StaticAbort when CrowdSec would abort the parse."""
     for static in statics:
         static.apply(evt, env, ctx)
+
+
+def statics_runner(statics):
+    """One function `(evt, env, ctx)` that does exactly `apply_statics(statics, ...)`.
+
+    Consecutive statics that only copy a map value or write a literal (most
+    hub statics: `meta: source_ip` from `evt.Parsed.remote_addr`) run as one
+    batch in a single call; the others keep their own `apply`. Returns None
+    for an empty list.
+    """
+    steps, batch = [], []
+    for static in statics:
+        step = static.copy_step()
+        if step is not None:
+            batch.append(step)
+            continue
+        if batch:
+            steps.append(_copy_batch(tuple(batch)))
+            batch = []
+        steps.append(static.apply)
+    if batch:
+        steps.append(_copy_batch(tuple(batch)))
+    if not steps:
+        return None
+    if len(steps) == 1:
+        return steps[0]
+    steps = tuple(steps)
+
+    def apply_all(evt, env, ctx):
+        for step in steps:
+            step(evt, env, ctx)
+
+    return apply_all
+
+
+def _copy_batch(steps):
+    """Apply copy steps (see `Static.copy_step`) in order, as their `apply` would.
+
+    The three maps are read once for the whole batch: a copy step only writes
+    keys into them and never replaces them (nor any attribute of the event),
+    so `evt.Parsed` is the same object before and after each step.
+    """
+    text_of = static_value_text
+
+    def apply_copies(evt, env, ctx):
+        maps = (evt.Parsed, evt.Meta, evt.Enriched)
+        for source, key, dest, dest_key in steps:
+            if source >= 0:
+                value = maps[source][key]
+            elif source == _LITERAL:
+                maps[dest][dest_key] = key
+                continue
+            else:  # _READ_WITH_GETTER: `key` is the static's fast_get
+                value = key(evt)
+            if value.__class__ is not str:
+                value = text_of(value)
+            if value != "":
+                maps[dest][dest_key] = value
+
+    return apply_copies
 
 
 def _apply_static(static, evt, env, ctx):
@@ -186,22 +334,64 @@ def apply_stashes(stashes, env, ctx):
 class Whitelist:
     """IP/CIDR sets and expressions of a `whitelist:` block (§8)."""
 
-    __slots__ = ("reason", "ips", "networks", "programs")
+    __slots__ = ("reason", "ips", "networks", "programs", "_listed_by_text")
+
+    #: Bound of the per-whitelist memo of source IP texts (cleared when full).
+    MEMO_SIZE = 65536
 
     def __init__(self, reason, ips, networks, programs):
         self.reason = reason
         self.ips = ips              # set of ipaddress objects
         self.networks = networks    # list of ip_network objects
         self.programs = programs
+        #: source IP text -> `address_listed(parse_ip(text))` (see source_listed).
+        self._listed_by_text: dict[str, bool] = {}
+
+    def address_listed(self, address) -> bool:
+        """Whether an ipaddress object is one of the IPs or in one of the CIDRs."""
+        if address in self.ips:
+            return True
+        # `in` is False across families: ::ffff:10.0.0.1 is not in 10.0.0.0/8.
+        for network in self.networks:
+            if address in network:
+                return True
+        return False
+
+    def source_listed(self, text: str) -> bool:
+        """`address_listed` of the IP spelled `text` (False when not an IP).
+
+        A pure function of the text (the sets never change after loading), so
+        it is memoised: the same sources come back line after line, and
+        hashing an ipaddress object and testing each network costs a few
+        microseconds in Python.
+        """
+        listed = self._listed_by_text.get(text)
+        if listed is None:
+            address = parse_ip(text)
+            listed = address is not None and self.address_listed(address)
+            if len(self._listed_by_text) >= self.MEMO_SIZE:
+                self._listed_by_text.clear()
+            self._listed_by_text[text] = listed
+        return listed
 
     def matches(self, evt, env) -> bool:
         if self.ips or self.networks:
-            for address in evt.ParseIPSources():
-                if address in self.ips:
-                    return True
-                # `in` is False across families: ::ffff:10.0.0.1 is not in 10.0.0.0/8.
-                for network in self.networks:
-                    if address in network:
+            if evt.Type == LOG:
+                # What ParseIPSources returns for a log event, via the memo
+                # when the source is a str (other types keep the plain path).
+                meta = evt.Meta
+                if "source_ip" in meta:
+                    source = meta["source_ip"]
+                    if source.__class__ is str:
+                        if self.source_listed(source):
+                            return True
+                    else:
+                        address = parse_ip(source)
+                        if address is not None and self.address_listed(address):
+                            return True
+            else:
+                for address in evt.ParseIPSources():
+                    if self.address_listed(address):
                         return True
         for program in self.programs:
             try:
@@ -219,7 +409,7 @@ SOURCE_LINE_RAW, SOURCE_PARSED, SOURCE_EXPRESSION = range(3)
 
 
 class Grok:
-    __slots__ = ("regex", "source_kind", "apply_on", "program", "statics")
+    __slots__ = ("regex", "source_kind", "apply_on", "program", "statics", "run_statics")
 
     def __init__(self, regex, source_kind, apply_on, program, statics):
         self.regex = regex          # GrokPattern or None (expression-only grok)
@@ -227,6 +417,8 @@ class Grok:
         self.apply_on = apply_on
         self.program = program
         self.statics = statics
+        #: `statics_runner(statics)`: None when there are no statics.
+        self.run_statics = statics_runner(statics)
 
     def source(self, evt, env):
         """Text to match, or None when the grok fails before matching (§3.1)."""
@@ -254,7 +446,7 @@ class Node:
 
     __slots__ = (
         "name", "stage", "file", "filter", "whitelist", "grok", "stashes", "children",
-        "statics", "next_stage", "order", "ctx",
+        "statics", "next_stage", "order", "ctx", "run_statics",
     )
 
     def __init__(self, *, name, stage, file, filter, whitelist, grok, stashes, children,
@@ -268,6 +460,8 @@ class Node:
         self.stashes = stashes
         self.children = children
         self.statics = statics
+        #: `statics_runner(statics)`: None when there are no statics.
+        self.run_statics = statics_runner(statics)
         self.next_stage = next_stage
         self.order = order
         self.ctx = ctx
@@ -304,8 +498,8 @@ class Node:
                 captures = grok.regex.match(text)
                 if captures:
                     evt.Parsed.update(captures)
-                    if grok.statics:
-                        apply_statics(grok.statics, evt, env, self.ctx)
+                    if grok.run_statics is not None:
+                        grok.run_statics(evt, env, self.ctx)
                     state = grok_ok = True
         else:
             state = True
@@ -326,8 +520,8 @@ class Node:
         # 6. result
         if not state:
             return False
-        if self.statics and (is_whitelisted or whitelist is None):
-            apply_statics(self.statics, evt, env, self.ctx)
+        if self.run_statics is not None and (is_whitelisted or whitelist is None):
+            self.run_statics(evt, env, self.ctx)
         if self.next_stage:
             evt.Stage = self.order.next_of.get(evt.Stage, evt.Stage)
         return True
@@ -365,10 +559,43 @@ class GrokLeafNode(Node):
         if not captures:
             return False
         evt.Parsed.update(captures)
-        if grok.statics:
-            apply_statics(grok.statics, evt, env, self.ctx)
-        if self.statics:
-            apply_statics(self.statics, evt, env, self.ctx)
+        if grok.run_statics is not None:
+            grok.run_statics(evt, env, self.ctx)
+        if self.run_statics is not None:
+            self.run_statics(evt, env, self.ctx)
+        if self.next_stage:
+            evt.Stage = self.order.next_of.get(evt.Stage, evt.Stage)
+        return True
+
+
+class FilterStaticsNode(Node):
+    """A node that is only an optional filter and statics (`dateparse-enrich`,
+    `geoip-enrich`, `non-syslog`, statics-only children).
+
+    `process` does exactly what `Node.process` does for such a node (no
+    whitelist, grok, stash or children: entered means succeeded), with less
+    work.
+    """
+
+    __slots__ = ()
+
+    @staticmethod
+    def applies_to(node: Node) -> bool:
+        return (
+            node.whitelist is None and node.grok is None and not node.stashes
+            and not node.children
+        )
+
+    def process(self, evt, env) -> bool:
+        if self.filter is not None:
+            try:
+                if self.filter.run(env) is not True:
+                    return False
+            except Exception as exc:
+                log.debug("node %r: filter error: %s", self.name, exc)
+                return False
+        if self.run_statics is not None:
+            self.run_statics(evt, env, self.ctx)
         if self.next_stage:
             evt.Stage = self.order.next_of.get(evt.Stage, evt.Stage)
         return True
