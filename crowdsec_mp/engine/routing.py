@@ -16,7 +16,9 @@ from __future__ import annotations
 import zlib
 from dataclasses import dataclass
 
-from crowdsec_mp.engine.buckets.store import UNSET
+from crowdsec_mp.engine.buckets.filtermemo import filter_outcome
+from crowdsec_mp.engine.buckets.store import UNSET, BucketStore
+from crowdsec_mp.engine.expr import ExprError
 
 
 @dataclass(frozen=True)
@@ -36,8 +38,6 @@ def route_key(evt, scenario) -> str:
     """
     if scenario.groupby is None:
         return scenario.name
-    from crowdsec_mp.engine.expr import ExprError
-
     value = scenario.groupby.run({"evt": evt})
     if not isinstance(value, str):
         raise ExprError(f"groupby returned {value!r}, not a string")
@@ -56,21 +56,20 @@ def prepare_pours(evt, scenarios, index=None, *, with_distinct: bool = True) -> 
 
     A filter or groupby error stops at that scenario (the event is not poured
     into the remaining ones). `index` is an optional buckets.prefilter.ScenarioIndex
-    over the same list; `scenario_index` in the result is the position in `scenarios`.
+    over the same list (pre-checks, remembered filter answers and positions
+    computed once); `scenario_index` in the result is the position in `scenarios`.
     """
-    from crowdsec_mp.engine.buckets.store import BucketStore
-    from crowdsec_mp.engine.expr import ExprError
-
-    candidates = index.candidates(evt) if index is not None else scenarios
-    position = {id(scenario): i for i, scenario in enumerate(scenarios)}
+    if index is None:
+        matches = _every_match(evt, scenarios)
+    elif len(index.scenarios) != len(scenarios):
+        raise ValueError("the ScenarioIndex was built over another scenario list")
+    else:
+        matches = index.matches(evt)
     prepared = []
-    for scenario in candidates:
+    for scenario, position, error in matches:
+        if error is not None:
+            break
         try:
-            matched = scenario.filter.run({"evt": evt})
-            if matched is not True:
-                if matched is not False:
-                    raise ExprError(f"filter returned {matched!r}, not a bool")
-                continue
             group = route_key(evt, scenario) if scenario.groupby is not None else ""
         except ExprError:
             break
@@ -78,5 +77,18 @@ def prepare_pours(evt, scenarios, index=None, *, with_distinct: bool = True) -> 
         if with_distinct and scenario.distinct is not None:
             distinct = BucketStore._distinct_value(scenario, evt)
         key = group if scenario.groupby is not None else scenario.name
-        prepared.append(PreparedPour(position[id(scenario)], group, key, distinct))
+        prepared.append(PreparedPour(position, group, key, distinct))
     return prepared
+
+
+def _every_match(evt, scenarios):
+    """`ScenarioIndex.matches` without an index: every filter runs."""
+    for position, scenario in enumerate(scenarios):
+        matched = filter_outcome(scenario, evt)
+        if matched is False:
+            continue
+        if matched is True:
+            yield scenario, position, None
+            continue
+        yield scenario, position, matched
+        return

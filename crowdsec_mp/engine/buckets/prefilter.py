@@ -12,11 +12,32 @@ pipe / `let` at top level, a function call first...) is always evaluated.
 
 `ScenarioIndex.candidates(evt)` returns the scenarios to evaluate, in load
 order, cached per combination of the Meta values that the pre-checks read.
+
+`ScenarioIndex.matches(evt)` gives the scenarios whose filter is true (what
+`BucketStore.pour` and `routing.prepare_pours` pour into). With the memo
+(filtermemo.py, on by default) it answers from a row of remembered answers
+per tuple of the field values the filters read; the pre-checks above only run
+when a row is filled. Without the memo it evaluates the candidates' filters,
+and looks the candidates up again after anything that may have written to
+the event (the pre-checks read the values before the first filter ran).
 """
 
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
+
+from crowdsec_mp.engine.buckets.filtermemo import (
+    RUN,
+    UNKNOWN,
+    FilterMemo,
+    MemoTable,
+    filter_is_pure,
+    filter_outcome,
+    key_builder,
+    run_bool,
+)
+from crowdsec_mp.engine.event import Event
 
 _TOKEN = re.compile(
     r"""\s*(?:
@@ -325,11 +346,50 @@ _OTHER = ("other",)
 _NOT_STRING = ("not a string",)
 
 
-class ScenarioIndex:
-    """Scenarios grouped by the Meta values their filters require."""
+class CandidateList:
+    """The scenarios left by one combination of Meta pre-check results, with
+    what `ScenarioIndex.matches` needs for each (cached per signature).
 
-    def __init__(self, scenarios, enabled: bool = True):
+    steps: (scenario, position in the index, text tests or None) in load order.
+    requirements: per step, the Meta requirements of its leading conjuncts.
+    checks: per step, its filtermemo.MemoCheck or None.
+    fresh: the answers of a new memo row (UNKNOWN where a check exists, else RUN).
+    key_of: evt -> memo key (the values of every field the checks read), or
+        None when no step has a check.
+    """
+
+    __slots__ = ("scenarios", "steps", "positions", "requirements", "tested", "checks", "fresh", "key_of")
+
+    def __init__(self, scenarios: tuple, steps: tuple, requirements: tuple, memo):
+        self.scenarios = scenarios
+        self.steps = steps
+        self.positions = tuple(position for _, position, _ in steps)
+        self.requirements = requirements
+        self.tested = any(tests for _, _, tests in steps)
+        self.checks = tuple(memo.check_of(scenario) if memo is not None else None for scenario in scenarios)
+        self.fresh = tuple(UNKNOWN if check is not None else RUN for check in self.checks)
+        union = sorted({field for check in self.checks if check is not None for field in check.fields})
+        self.key_of = key_builder(self, union) if any(self.checks) else None
+
+
+class ScenarioIndex:
+    """Scenarios grouped by the Meta values their filters require, and the
+    remembered answers of the memoizable filters (filtermemo.py).
+
+    enabled: use the Meta pre-checks and text tests (False: every scenario is a candidate).
+    memo: remember the answers of pure filters; defaults to `enabled`, so that
+        `enabled=False` evaluates every filter. Results are identical either way.
+    """
+
+    def __init__(self, scenarios, enabled: bool = True, memo: bool | None = None):
         self.scenarios = list(scenarios)
+        #: id(scenario) -> position in `scenarios` (the PreparedPour.scenario_index).
+        self.positions = {id(scenario): position for position, scenario in enumerate(self.scenarios)}
+        self.memo = FilterMemo(self.scenarios) if (enabled if memo is None else memo) else None
+        #: id of each scenario whose filter may write to the event (not pure).
+        self._writers = frozenset(id(s) for s in self.scenarios if not filter_is_pure(s))
+        #: the remembered answers (filtermemo.py).
+        self.table = MemoTable()
         self.requirements = [leading_requirements(s.filter_source) if enabled else [] for s in self.scenarios]
         keys = sorted({key for reqs in self.requirements for key, _ in reqs})
         self.keys = tuple(keys)
@@ -339,11 +399,19 @@ class ScenarioIndex:
             key: frozenset().union(*(v for reqs in self.requirements for k, v in reqs if k == key and v != NONEMPTY))
             for key in keys
         }
-        self._cache: dict[tuple, tuple] = {}
+        self._cache: dict[tuple, CandidateList] = {}
         # Exact text tests, checked per event on the cached candidates (their
         # outcome depends on the whole Meta value: not part of the cache key).
+        # With the memo they only run when a row is filled (a new key).
         self.text_tests = {id(s): tests for s in self.scenarios
                            if (tests := leading_text_tests(s.filter_source) if enabled else [])}
+        self._every = self._candidate_list(tuple(self.scenarios))
+
+    def _candidate_list(self, chosen: tuple) -> CandidateList:
+        steps = tuple((scenario, self.positions[id(scenario)], self.text_tests.get(id(scenario)))
+                      for scenario in chosen)
+        requirements = tuple(self.requirements[self.positions[id(scenario)]] for scenario in chosen)
+        return CandidateList(chosen, steps, requirements, self.memo)
 
     def _select(self, meta_values: dict) -> tuple:
         # _OTHER / _NOT_STRING equal no literal; only "" fails a NONEMPTY requirement
@@ -355,10 +423,10 @@ class ScenarioIndex:
                 chosen.append(scenario)
         return tuple(chosen)
 
-    def candidates(self, evt) -> tuple:
-        """Scenarios whose filter may be true for `evt`, in load order."""
+    def _lookup(self, evt) -> CandidateList:
+        """The cached candidate list of the scenarios whose Meta pre-checks pass."""
         if not self.keys:
-            return tuple(self.scenarios)
+            return self._every
         meta = evt.Meta
         literals = self.literals
         signature = tuple(
@@ -369,16 +437,180 @@ class ScenarioIndex:
         if found is None:
             if len(self._cache) >= CACHE_LIMIT:
                 self._cache.clear()
-            found = self._select(dict(zip(self.keys, signature)))
-            tests = self.text_tests
-            checks = tuple(tests.get(id(scenario)) for scenario in found)
-            found = (found, checks if any(checks) else None)
-            self._cache[signature] = found
-        found, checks = found
-        if checks is None:
-            return found
-        return tuple([scenario for scenario, tests in zip(found, checks)
+            found = self._cache[signature] = self._candidate_list(self._select(dict(zip(self.keys, signature))))
+        return found
+
+    def candidates(self, evt) -> tuple:
+        """Scenarios whose filter may be true for `evt`, in load order."""
+        found = self._lookup(evt)
+        if not found.tested:
+            return found.scenarios
+        return tuple([scenario for scenario, _, tests in found.steps
                       if tests is None or _passes(tests, evt)])
+
+    def matches(self, evt):
+        """Yield (scenario, position, error) for each scenario whose filter is
+        true for `evt`, in load order, exactly as running every filter would:
+        `error` is None, or the ExprError of a filter that failed or gave a
+        non-bool, which is then the last item (the pour stops there).
+
+        The caller may write to the event between two items (groupby, pour),
+        and so may a filter that is not memoized: after either, the memo key is
+        rebuilt from the current values and, if it changed, the remaining steps
+        are answered from the row of the new values.
+        """
+        if self.memo is None:
+            yield from self._run_steps(evt, -1)
+            return
+        # One candidate list for every event: the memo key holds the values the
+        # Meta pre-checks read, and a row remembers their outcome too (_fill).
+        found = self._every
+        steps = found.steps
+        key_of = found.key_of
+        key = key_of(evt) if key_of is not None and type(evt) is Event else None
+        if key is None:
+            yield from self._run_steps(evt, -1)
+            return
+        row = self.table.row(key, found.fresh)
+        answers = row.answers
+        todo = row.todo
+        filled = False  # answers were added to `row`: compact it when leaving it
+        number = 0
+        while number < len(todo):
+            step = todo[number]
+            number += 1
+            answer = answers[step]
+            if answer is False:
+                continue
+            scenario, position, tests = steps[step]
+            check = found.checks[step]
+            if answer is UNKNOWN:
+                filled = True
+                if check.writes:
+                    # The filter itself runs here (once): its outcome is used below.
+                    answer = _run_remembering(answers, step, scenario, found.requirements[step], tests, evt)
+                    if answers[step] is False:
+                        continue  # false without any change to the event
+                else:
+                    answer = _fill(answers, step, check, found.requirements[step], tests, evt)
+                    if answer is False:
+                        continue
+            if answer is RUN:
+                if tests is not None and not _passes(tests, evt):
+                    continue
+                answer = filter_outcome(scenario, evt)
+                if answer is not True and answer is not False:
+                    if filled:
+                        row.compact()
+                    yield scenario, position, answer
+                    return
+            elif answer is not True and answer is not False:  # the filter failed (not remembered)
+                if filled:
+                    row.compact()
+                yield scenario, position, answer
+                return
+            if answer is True:
+                yield scenario, position, None
+            elif check is not None and check.whole:
+                continue  # a pure filter was false: nothing changed
+            # The pour, or a filter that is not pure, may have changed the event.
+            new_key = key_of(evt)
+            if new_key != key:
+                if filled:
+                    row.compact()
+                if new_key is None:
+                    yield from self._run_steps(evt, position)
+                    return
+                key = new_key
+                row = self.table.row(key, found.fresh)
+                answers = row.answers
+                todo = row.todo
+                filled = False
+                number = bisect_right(todo, step)
+        if filled:
+            row.compact()
+
+    def _run_steps(self, evt, after: int):
+        """`matches` without memo, for the candidates after position `after`.
+
+        The candidates come from the Meta values before any filter ran; a
+        filter that may write to the event, or the caller between two items,
+        can change them: the candidate list is then looked up again and the
+        walk goes on with its scenarios after the current one.
+        """
+        found = self._lookup(evt)
+        steps = found.steps
+        number = bisect_right(found.positions, after)
+        writers = self._writers
+        while number < len(steps):
+            scenario, position, tests = steps[number]
+            number += 1
+            if tests is not None and not _passes(tests, evt):
+                continue
+            answer = filter_outcome(scenario, evt)
+            if answer is True:
+                yield scenario, position, None
+            elif answer is not False:
+                yield scenario, position, answer
+                return
+            elif id(scenario) not in writers:
+                continue
+            current = self._lookup(evt)
+            if current is not found:
+                found = current
+                steps = found.steps
+                number = bisect_right(found.positions, position)
+
+
+def _run_remembering(answers, step, scenario, requirements, tests, evt):
+    """Run a filter that may write to the event (filtermemo.MemoCheck.writes)
+    for an UNKNOWN step; remember False when it was false and left Meta and
+    Parsed unchanged (the same field values then give the same false answer
+    and the same absence of change), else RUN. Returns the filter's outcome."""
+    if (requirements and not _meets(requirements, evt.Meta)) or (tests is not None and not _passes(tests, evt)):
+        answers[step] = False  # exact: a leading conjunct is false, nothing ran
+        return False
+    meta, parsed = dict(evt.Meta), dict(evt.Parsed)
+    answer = filter_outcome(scenario, evt)
+    if answer is False and evt.Meta == meta and evt.Parsed == parsed:
+        answers[step] = False
+    elif answer is True or answer is False:
+        answers[step] = RUN
+    return answer  # an error is not remembered
+
+
+def _fill(answers, step, check, requirements, tests, evt):
+    """Evaluate an UNKNOWN step of a memo row and remember what may be
+    remembered. Returns True/False (the filter's answer), RUN (the filter
+    must run) or an ExprError of the remembered filter (not remembered).
+
+    The Meta requirements and text tests are exact pre-checks of leading
+    conjuncts of the filter (so they read fields of the memo key): for a
+    remembered filter, a failed one is its false answer."""
+    if check.whole and ((requirements and not _meets(requirements, evt.Meta))
+                        or (tests is not None and not _passes(tests, evt))):
+        answers[step] = False
+        return False
+    answer = run_bool(check.program, evt)
+    if answer is True or answer is False:
+        if check.whole:
+            answers[step] = answer
+            return answer
+        # A guard: false means the filter is false; true: the filter decides.
+        answers[step] = False if answer is False else RUN
+        return answers[step]
+    if check.whole:
+        return answer  # the filter's own error, reported at its turn
+    return RUN  # a failing guard proves nothing: the filter runs (and fails)
+
+
+def _meets(requirements, meta) -> bool:
+    """The Meta requirements hold (values are strings here: see matches)."""
+    for key, allowed in requirements:
+        value = meta.get(key, "")
+        if not (value != "" if allowed == NONEMPTY else value in allowed):
+            return False
+    return True
 
 
 def _passes(tests, evt) -> bool:

@@ -155,21 +155,19 @@ class BucketStore:
         """
         out: list[Event] = []
         wall = None
-        for scenario in self.index.candidates(evt):
-            try:
-                matched = scenario.filter.run({"evt": evt})
-                if matched is not True:
-                    if matched is not False:
-                        raise ExprError(f"filter returned {matched!r}, not a bool")
-                    continue
-                group = ""
-                if scenario.groupby is not None:
+        # matches(): filters in load order, with pre-checks and remembered answers (prefilter.py).
+        for scenario, _position, error in self.index.matches(evt):
+            group = ""
+            if error is None and scenario.groupby is not None:
+                try:
                     group = scenario.groupby.run({"evt": evt})
                     if not isinstance(group, str):
                         raise ExprError(f"groupby returned {group!r}, not a string")
-            except ExprError as exc:
+                except ExprError as exc:
+                    error = exc
+            if error is not None:
                 self.stats["filter_errors"] += 1
-                log.warning("scenario %s: %s; event not poured into remaining scenarios", scenario.name, exc)
+                log.warning("scenario %s: %s; event not poured into remaining scenarios", scenario.name, error)
                 break
             if wall is None:
                 wall = self._wall_ns(now)
