@@ -14,7 +14,7 @@ with N active decisions and B bouncer keys, starts
   * concurrent alert pushes (each alert gets a profile decision),
 and reports req/s, p50/p99 latency, failures and the server RSS.
 Targets (issue "Local API"): pulls >= 1,000 req/s, lookups >= 1,500 req/s with
-p99 < 50 ms, startup stream <= 0.5 s, zero failed pushes on SQLite.
+p99 < 50 ms, startup stream <= 0.5 s, zero failed pushes, on SQLite and PostgreSQL.
 """
 
 from __future__ import annotations

@@ -92,7 +92,12 @@ def _reject_constant(name):
 
 
 def create_app(settings_or_mapping, clock: Callable[[], float] | None = None, *, base_dir=None) -> Flask:
-    """The LAPI WSGI app for ApiSettings or a `{"api":..., "db_config":...}` mapping."""
+    """The LAPI WSGI app for ApiSettings or a `{"api":..., "db_config":...}` mapping.
+
+    Bouncer lookups and stream pulls are answered by fastpath.BouncerFastPath
+    in front of Flask (`app.wsgi_app`); `app.wsgi_app.flask_wsgi` is the
+    Flask-only app, which tests compare it with.
+    """
     if isinstance(settings_or_mapping, ApiSettings):
         settings = settings_or_mapping
     else:
@@ -153,6 +158,9 @@ def create_app(settings_or_mapping, clock: Callable[[], float] | None = None, *,
         log.exception("unhandled error on %s %s", request.method, request.path)
         return json_response({"message": "internal error"}, 500)
 
+    from crowdsec_mp.api.fastpath import BouncerFastPath
+
+    app.wsgi_app = BouncerFastPath(app.wsgi_app, state, database, pooled=pooled)
     return app
 
 

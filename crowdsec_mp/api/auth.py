@@ -125,13 +125,16 @@ def in_networks(ip_text: str, networks) -> bool:
 
 def client_ip() -> str:
     """Peer address; forwarded headers only from configured trusted proxies."""
-    peer = request.remote_addr or ""
-    settings = current_app.extensions["crowdsec_mp"].settings
+    return client_ip_of(request.remote_addr or "", request.headers, current_app.extensions["crowdsec_mp"].settings)
+
+
+def client_ip_of(peer: str, headers, settings) -> str:
+    """client_ip() for a peer address and request headers (anything with .get)."""
     if settings.use_forwarded_for_headers and in_networks(peer, settings.trusted_proxies):
-        forwarded = request.headers.get("X-Forwarded-For", "")
+        forwarded = headers.get("X-Forwarded-For", "")
         if forwarded:
             return forwarded.split(",")[0].strip()
-        real = request.headers.get("X-Real-IP", "")
+        real = headers.get("X-Real-IP", "")
         if real:
             return real.strip()
     return peer
@@ -186,24 +189,66 @@ def machine_required(view):
     return wrapper
 
 
-def authenticate_bouncer(*, update: bool = True) -> dict:
+def _usable(rows: list[dict]) -> list[dict]:
+    return [b for b in rows if b["auth_type"] == "api-key" and not b["revoked"]]
+
+
+def _user_agent_fields(headers) -> tuple[str, str]:
+    """(type, version) recorded for this request's User-Agent (spec §2.1 step 5)."""
+    user_agent = headers.get("User-Agent", "")
+    return split_user_agent(user_agent) or (user_agent, "N/A")
+
+
+class BouncerWriteNeeded(Exception):
+    """authenticate_bouncer_of(may_write=False) would have to write a bouncer row."""
+
+
+def authenticate_bouncer(*, update: bool = True, recent_rows: bool = False) -> dict:
     """The bouncer row for this request's X-Api-Key (spec §2.1); 403 otherwise.
 
     With update=False (HEAD requests) only checks that the key exists.
+    With recent_rows=True the key's rows may come from the short-lived
+    cache of queries.recently_seen_bouncers_with_key (so last_pull may lag
+    writes of other processes); whenever the request has to write the
+    bouncer row (new IP, new User-Agent), the rows are read afresh first.
     """
-    key = request.headers.get("X-Api-Key", "")
+    return authenticate_bouncer_of(
+        request.headers, request.remote_addr or "", current_app.extensions["crowdsec_mp"],
+        update=update, recent_rows=recent_rows,
+    )  # fmt: skip
+
+
+def authenticate_bouncer_of(headers, peer: str, state, *, update=True, recent_rows=False, may_write=True) -> dict:
+    """authenticate_bouncer() for explicit request headers (anything with .get) and peer address.
+
+    With may_write=False, raises BouncerWriteNeeded instead of writing (the
+    caller then handles the request the ordinary way).
+    """
+    key = headers.get("X-Api-Key", "")
     if not key:
         raise forbidden()
-    state = current_app.extensions["crowdsec_mp"]
     key_hash = hash_api_key(key)
-    candidates = [b for b in queries.bouncers_with_key(key_hash) if b["auth_type"] == "api-key" and not b["revoked"]]
+    if recent_rows:
+        candidates = _usable(queries.recently_seen_bouncers_with_key(key_hash))
+        if candidates and update:
+            ip = client_ip_of(peer, headers, state.settings)
+            bouncer = next((b for b in candidates if b["ip_address"] == ip), None)
+            if bouncer is not None and (bouncer["type"], bouncer["version"]) == _user_agent_fields(headers):
+                return bouncer
+        elif candidates:
+            return candidates[0]
+        # A write may be due (or the key is unknown): decide on fresh rows.
+    candidates = _usable(queries.bouncers_with_key(key_hash))
     if not candidates:
         raise forbidden()
     if not update:
         return candidates[0]
-    ip = client_ip()
-    now = state.now_us()
+    ip = client_ip_of(peer, headers, state.settings)
     bouncer = next((b for b in candidates if b["ip_address"] == ip), None)
+    agent = _user_agent_fields(headers)
+    if not may_write and (bouncer is None or (bouncer["type"], bouncer["version"]) != agent):
+        raise BouncerWriteNeeded()
+    now = state.now_us()
     if bouncer is None and len(candidates) == 1 and not candidates[0]["ip_address"]:
         bouncer = candidates[0]
         queries.update_bouncer(bouncer["id"], now, ip_address=ip)
@@ -213,16 +258,24 @@ def authenticate_bouncer(*, update: bool = True) -> dict:
         bouncer = queries.create_bouncer(f"{base_name}@{ip}", key_hash, now, ip_address=ip, auto_created=True)
         if bouncer is None:  # another request created it meanwhile
             bouncer = next(b for b in queries.bouncers_with_key(key_hash) if b["name"] == f"{base_name}@{ip}")
-    agent = split_user_agent(request.headers.get("User-Agent", "")) or (request.headers.get("User-Agent", ""), "N/A")
     if (bouncer["type"], bouncer["version"]) != agent:
         queries.update_bouncer(bouncer["id"], now, type=agent[0][:255], version=agent[1][:255])
     return bouncer
 
 
-def bouncer_required(view):
+def bouncer_required(view=None, *, recent_rows: bool = False):
+    """Decorator: authenticate the bouncer into `g.bouncer` (see authenticate_bouncer).
+
+    `@bouncer_required(recent_rows=True)` accepts rows up to
+    queries.BOUNCER_KEY_CACHE_TTL_S old (routes that do not need an exact
+    last_pull).
+    """
+    if view is None:
+        return functools.partial(bouncer_required, recent_rows=recent_rows)
+
     @functools.wraps(view)
     def wrapper(*args, **kwargs):
-        g.bouncer = authenticate_bouncer(update=request.method != "HEAD")
+        g.bouncer = authenticate_bouncer(update=request.method != "HEAD", recent_rows=recent_rows)
         return view(*args, **kwargs)
 
     return wrapper

@@ -29,6 +29,11 @@ WAITRESS_SEND_BYTES = 1024 * 1024
 #: benchmarks/lapi_load.py, and 20 ms still bounds the wait behind a
 #: snapshot being rendered.
 API_SWITCH_INTERVAL_S = 0.02
+#: waitress warns "Task queue depth is N" whenever a request waits for a
+#: worker, i.e. on nearly every request under load (50 client connections,
+#: 8 workers); formatting and writing that line costs the busy server CPU.
+#: Real problems of the queue (errors) are still logged.
+QUEUE_LOG_LEVEL = logging.ERROR
 
 
 class RunningServer:
@@ -49,6 +54,7 @@ class RunningServer:
         else:
             from waitress.server import create_server
 
+            logging.getLogger("waitress.queue").setLevel(QUEUE_LOG_LEVEL)
             self._server = create_server(
                 app, host=host, port=port, threads=threads, ident="crowdsec-mp", connection_limit=1000,
                 channel_timeout=30,

@@ -125,8 +125,29 @@ def test_serves_tls_when_configured(tmp_path):
         assert wait_up(url, process, verify=str(cert)).json() == {"status": "up"}
         with pytest.raises(requests.ConnectionError):
             requests.get(f"http://127.0.0.1:{port}/health", timeout=5)
+        # The bouncers' requests (fastpath.py after the first contact) over TLS too.
+        key = _bouncer_key(tmp_path)
+        headers = {"X-Api-Key": key, "User-Agent": "crowdsec-test/v1.0.0"}
+        for _ in range(2):  # first contact (the API stores IP and User-Agent), then the fast path
+            lookup = requests.get(f"{url}/v1/decisions", params={"ip": "192.0.2.1"}, headers=headers, verify=str(cert), timeout=5)
+            assert (lookup.status_code, lookup.text, lookup.headers["Content-Type"]) == (200, "null", "application/json")
+            pull = requests.get(f"{url}/v1/decisions/stream", headers=headers, verify=str(cert), timeout=5)
+            assert (pull.status_code, pull.json()) == (200, {"new": [], "deleted": []})
     finally:
         assert stop(process) == 0
+
+
+def _bouncer_key(tmp_path: Path) -> str:
+    """A bouncer added as `cscli-mp bouncers add` does, from this process."""
+    from crowdsec_mp.api import admin
+    from crowdsec_mp.api.models import database_proxy
+    from crowdsec_mp.api.settings import ApiSettings
+
+    admin.connect(ApiSettings.from_mapping(yaml.safe_load((tmp_path / "config.yaml").read_text()), base_dir=tmp_path))
+    try:
+        return admin.add_bouncer("tls-bouncer")
+    finally:
+        database_proxy.close()
 
 
 def test_bad_config_exits_with_a_message_naming_the_field(tmp_path):

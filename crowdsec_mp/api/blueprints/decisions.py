@@ -16,19 +16,27 @@ def _state():
 
 
 @blueprint.get("/v1/decisions")
-@auth.bouncer_required
+# Live bouncers authenticate the same key for every lookup: its rows may be
+# a few seconds old (last_pull is only written once a minute here anyway).
+@auth.bouncer_required(recent_rows=True)
 def list_decisions():
     filt = params.decision_filter(request.args)
     if request.method == "HEAD":
         return empty_response(200)
-    now = _state().now_us()
+    return Response(decisions_body(filt, g.bouncer, _state()), status=200, mimetype="application/json")
+
+
+def decisions_body(filt, bouncer: dict, state) -> str:
+    """The JSON body of GET /v1/decisions for an authenticated bouncer.
+
+    Shared by the Flask view and fastpath.py, so both answer alike.
+    """
+    now = state.now_us()
     rows = queries.active_decisions(filt, now)
-    bouncer = g.bouncer
     if bouncer["last_pull"] is None or now - bouncer["last_pull"] >= auth.LAST_PULL_MIN_INTERVAL_US:
         queries.set_bouncer_last_pull(bouncer["id"], now)
     # Go returns a nil slice as null when nothing matches (spec §1).
-    body = wire.bouncer_decisions_json(rows, now, with_uuid=False) if rows else "null"
-    return Response(body, status=200, mimetype="application/json")
+    return wire.bouncer_decisions_json(rows, now, with_uuid=False) if rows else "null"
 
 
 @blueprint.get("/v1/decisions/stream")
@@ -37,29 +45,34 @@ def stream():
     filt = params.decision_filter(request.args, stream=True)
     if request.method == "HEAD":
         return empty_response(200)
-    now = _state().now_us()
-    bouncer = g.bouncer
+    args = request.args
+    body = stream_body(filt, g.bouncer, _state(), startup=args.get("startup") == "true", dedup=args.get("dedup") != "false")
+    return Response(body, status=200, mimetype="application/json")
+
+
+def stream_body(filt, bouncer: dict, state, *, startup: bool, dedup: bool):
+    """The body of GET /v1/decisions/stream: a str, or an iterator of bytes
+    for a large one (sent chunked). Updates the bouncer's last_pull.
+
+    Shared by the Flask view and fastpath.py, so both answer alike.
+    """
+    now = state.now_us()
     new_rows, deleted_rows = queries.stream_decisions(
-        filt,
-        startup=request.args.get("startup") == "true",
-        last_pull=bouncer["last_pull"],
-        now=now,
-        dedup=request.args.get("dedup") != "false",
+        filt, startup=startup, last_pull=bouncer["last_pull"], now=now, dedup=dedup
     )
     queries.set_bouncer_last_pull(bouncer["id"], now)
     if len(new_rows) + len(deleted_rows) <= wire.JSON_CHUNK_ROWS:
-        body = (
+        return (
             '{"new":' + wire.bouncer_decisions_json(new_rows, now, with_uuid=True)
             + ',"deleted":' + wire.bouncer_decisions_json(deleted_rows, now, with_uuid=True) + "}"
         )
-        return Response(body, status=200, mimetype="application/json")
     # A snapshot (up to ~16 MB for 100k decisions) goes out chunked while it
     # is rendered, as CrowdSec streams it; every query and the last_pull
     # update are done above, so the generator needs neither DB nor request.
-    return Response(_stream_body(new_rows, deleted_rows, now), status=200, mimetype="application/json")
+    return _stream_chunks(new_rows, deleted_rows, now)
 
 
-def _stream_body(new_rows, deleted_rows, now):
+def _stream_chunks(new_rows, deleted_rows, now):
     yield b'{"new":'
     for piece in wire.bouncer_decisions_json_chunks(new_rows, now, with_uuid=True):
         yield piece.encode()
