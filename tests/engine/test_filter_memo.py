@@ -45,6 +45,8 @@ CTX = EngineContext()
      [("Meta", "a"), ("Parsed", "ua")]),
     ("evt.Meta.a == 'x' ? len(evt.Meta.b) > 2 : false", [("Meta", "a"), ("Meta", "b")]),
     ("true", []),
+    ("evt.Meta?.x == 'a'", [("Meta", "x")]),
+    ("'k' in evt.Parsed && evt.Meta.a != ''", [("Meta", "a"), ("Parsed", "k")]),
 ])
 def test_pure_filters_are_memoizable(source, fields):
     assert fields_read(parse(source)) == tuple(sorted(fields))
@@ -63,7 +65,7 @@ def test_pure_filters_are_memoizable(source, fields):
     "evt.Meta == nil",
     "len(evt.Meta) > 0",
     "evt.Meta[evt.Meta.k] == 'x'",
-    "evt.Meta?.x == 'a'",
+    "evt?.Meta.x == 'a'",
     "evt.GetType() == 'log'",
     "evt.Time.Hour() > 3",
     "now() > date('2020-01-01')",

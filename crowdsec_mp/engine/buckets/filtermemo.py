@@ -12,16 +12,10 @@ evaluating anything.
 
 What is remembered per scenario (`memo_check`):
 
-* a pure filter (`fields_read`, a conservative load-time walk of the syntax
-  tree): its True/False answer. Pure means: `evt` only appears as
-  `evt.<Map>.<key>` / `evt.<Map>["key"]` with Map in Meta, Parsed, Enriched
-  (string maps) and a constant key, so the filter never sees the event
-  itself; other names are `let` names, `#`/`#index`/`#acc` inside a predicate
-  and constants; only functions of `PURE_FUNCTIONS` (their result depends on
-  their arguments only; data files are loaded once per name and never change)
-  and the predicate builtins (`any`, `all`...); no method call, stash, clock,
-  GeoIP or DNS. The scenario filters are compiled by compile_expr without
-  `extra_funcs` (buckets/spec.py), so these names are the engine's helpers;
+* a pure filter (`fields_read` of expr/purity.py, a conservative load-time
+  walk of the syntax tree; scenario filters are compiled by compile_expr
+  without `extra_funcs`, buckets/spec.py, so function names are the engine's
+  helpers): its True/False answer;
 * a filter that is pure except for `evt.SetMeta(k, v)` / `evt.SetParsed(k, v)`
   calls (`writes`): its result and its writes are functions of the fields it
   reads, so "false, and Meta/Parsed unchanged" is remembered; any other
@@ -56,14 +50,12 @@ from __future__ import annotations
 
 from crowdsec_mp.engine.event import StrMap
 from crowdsec_mp.engine.expr import ExprError, ast
-from crowdsec_mp.engine.expr.builtins import PREDICATE_FUNCTIONS
+from crowdsec_mp.engine.expr.purity import STRING_MAPS, fields_read
 
 #: Rows remembered per ScenarioIndex (the table is cleared when full).
 MEMO_LIMIT = 8192
 #: A key whose values are longer than this (in total) is not remembered.
 MAX_KEY_CHARS = 1024
-#: Event maps a memoizable filter may read: map[string]string, "" when missing.
-STRING_MAPS = ("Meta", "Parsed", "Enriched")
 
 
 class _Missing:
@@ -76,162 +68,6 @@ class _Missing:
 
 
 MISSING = _Missing()
-
-#: Functions whose result depends on their arguments only (no event, no
-#: clock, no stash, no network, no logging): by name, see the module docstring.
-PURE_FUNCTIONS = frozenset({
-    # text helpers (helpers/text.py)
-    "Upper", "Lower", "Fields", "Index", "IndexAny", "Join", "Split", "SplitN", "SplitAfter",
-    "SplitAfterN", "Replace", "ReplaceAll", "Trim", "TrimLeft", "TrimRight", "TrimPrefix",
-    "TrimSuffix", "TrimSpace", "Sprintf", "ToString", "Match", "PathUnescape", "QueryUnescape",
-    "PathEscape", "QueryEscape", "B64Decode", "Atof", "Get", "KeyExists",
-    # structured helpers that only read their arguments
-    "JsonExtract", "JsonExtractUnescape", "JsonExtractSlice", "JsonExtractObject",
-    # network helpers without I/O
-    "IpInRange", "IsIPV4", "IsIPV6", "IsIP", "IpToRange",
-    # URL helpers
-    "ParseUri", "ParseQuery", "ExtractQueryParam",
-    # data files: loaded once per name at load time, never changed afterwards
-    "File", "RegexpInFile", "LookupFile",
-    # expr-lang builtins
-    "len", "abs", "ceil", "floor", "round", "int", "float", "string", "type", "trim",
-    "trimPrefix", "trimSuffix", "upper", "lower", "split", "splitAfter", "replace", "repeat",
-    "join", "indexOf", "lastIndexOf", "hasPrefix", "hasSuffix", "max", "min", "mean", "median",
-    "first", "last", "take", "reverse", "uniq", "concat", "flatten", "keys", "values",
-    "toPairs", "fromPairs", "toJSON", "fromJSON", "toBase64", "fromBase64", "get",
-})
-
-
-# -- analysis ----------------------------------------------------------------------
-
-
-class _NotMemoizable(Exception):
-    """Internal: the walk met something it does not accept."""
-
-
-class _Reads(set):
-    """The (map, key) pairs met by the walk; `writes_allowed`: accept
-    `evt.SetMeta(k, v)` / `evt.SetParsed(k, v)` (see fields_read)."""
-
-    def __init__(self, writes_allowed: bool):
-        super().__init__()
-        self.writes_allowed = writes_allowed
-
-
-#: The only methods accepted with writes_allowed: they write one string map entry.
-_WRITERS = ("SetMeta", "SetParsed")
-
-
-def fields_read(tree, writes_allowed: bool = False) -> tuple | None:
-    """The (map, key) pairs a filter reads, sorted, when its value is a pure
-    function of them; None when it is not memoizable.
-
-    writes_allowed: also accept `evt.SetMeta(k, v)` / `evt.SetParsed(k, v)`
-    with pure arguments. Such a filter is still deterministic: its result AND
-    its writes are functions of the values of the fields it reads (a read
-    after a write sees a value computed from them)."""
-    fields = _Reads(writes_allowed)
-    try:
-        _visit(tree, frozenset(), False, fields)
-    except _NotMemoizable:
-        return None
-    except RecursionError:
-        return None
-    return tuple(sorted(fields))
-
-
-def _event_field(node, names) -> tuple | None:
-    """(map, key) for `evt.<Map>.<key>` / `evt.<Map>["key"]`, else None."""
-    if (isinstance(node, ast.Member) and not node.optional and isinstance(node.key, ast.Const)
-            and type(node.key.value) is str):
-        parent = node.obj
-        if (isinstance(parent, ast.Member) and not parent.optional
-                and isinstance(parent.key, ast.Const) and parent.key.value in STRING_MAPS
-                and isinstance(parent.obj, ast.Ident) and parent.obj.name == "evt"
-                and "evt" not in names):
-            return parent.key.value, node.key.value
-    return None
-
-
-def _visit(node, names: frozenset, in_closure: bool, fields: set) -> None:
-    """Raise _NotMemoizable unless `node` is pure; collect the event fields read.
-    `names`: the `let` names in scope; `in_closure`: inside a predicate body."""
-    kind = type(node)
-    if kind is ast.Const:
-        return
-    if kind is ast.Ident:
-        if node.name in names:
-            return
-        raise _NotMemoizable(node.name)  # `evt` alone, `$env`, an unknown name
-    if kind is ast.Pointer:
-        if in_closure and node.name in ("", "index", "acc"):
-            return
-        raise _NotMemoizable("#" + node.name)
-    if kind is ast.Member:
-        field = _event_field(node, names)
-        if field is not None:
-            fields.add(field)
-            return
-        _visit(node.obj, names, in_closure, fields)
-        _visit(node.key, names, in_closure, fields)
-        return
-    if kind is ast.Slice:
-        for part in (node.obj, node.low, node.high):
-            if part is not None:
-                _visit(part, names, in_closure, fields)
-        return
-    if kind is ast.Call:
-        if node.name in PREDICATE_FUNCTIONS:
-            for arg in node.args:
-                if isinstance(arg, ast.Closure):
-                    _visit(arg.body, names, True, fields)
-                else:
-                    _visit(arg, names, in_closure, fields)
-            return
-        if node.name not in PURE_FUNCTIONS:
-            raise _NotMemoizable(node.name)
-        for arg in node.args:
-            _visit(arg, names, in_closure, fields)
-        return
-    if kind is ast.Unary:
-        _visit(node.operand, names, in_closure, fields)
-        return
-    if kind is ast.Binary:
-        _visit(node.left, names, in_closure, fields)
-        _visit(node.right, names, in_closure, fields)
-        return
-    if kind is ast.Ternary:
-        for part in (node.cond, node.then, node.otherwise):
-            _visit(part, names, in_closure, fields)
-        return
-    if kind is ast.Let:
-        if node.name in ("evt", "$env"):
-            raise _NotMemoizable("let " + node.name)  # would hide the event
-        _visit(node.value, names, in_closure, fields)
-        _visit(node.body, names | {node.name}, in_closure, fields)
-        return
-    if kind is ast.Array:
-        for item in node.items:
-            _visit(item, names, in_closure, fields)
-        return
-    if kind is ast.MapLit:
-        for key, value in node.pairs:
-            _visit(key, names, in_closure, fields)
-            _visit(value, names, in_closure, fields)
-        return
-    if kind is ast.Chain:
-        _visit(node.node, names, in_closure, fields)
-        return
-    if (kind is ast.MethodCall and fields.writes_allowed and node.name in _WRITERS
-            and not node.optional and len(node.args) == 2 and isinstance(node.obj, ast.Ident)
-            and node.obj.name == "evt" and "evt" not in names):
-        for arg in node.args:
-            _visit(arg, names, in_closure, fields)
-        return
-    # MethodCall (evt.SetMeta, time methods...), a Closure outside a predicate
-    # call, or a node type added later.
-    raise _NotMemoizable(kind.__name__)
-
 
 # -- guards ------------------------------------------------------------------------
 

@@ -6,13 +6,12 @@ IpInRange five times), http-logs' statics only read request fields. Sources
 and paths repeat from line to line, so the parser keeps, per expression, the
 result for each combination of the values it reads.
 
-When it is exact (`event_reads` decides, from the syntax tree, at load time):
+When it is exact (`event_reads`, i.e. expr/purity.py's `fields_read`,
+decides from the syntax tree at load time):
 
-* the expression reads the event only as `evt.<Parsed|Meta|Enriched>.<key>`
-  (or `"key" in evt.<Map>`) with constant keys, and otherwise uses only
-  constants, operators, `let` variables, arrays, `?:` and calls of functions
-  in `PURE_FUNCTIONS` (side-effect free, result depends only on the
-  arguments, none reads the context or the clock);
+* the expression is a pure function of the `evt.<Parsed|Meta|Enriched>.<key>`
+  values it reads (and of `"key" in evt.<Map>`): constants, operators, `let`,
+  predicates and calls of the pure helpers only (see expr/purity.py);
 * the memo key holds the class of the event and of each map read, and for
   each (map, key) read its value or "absent" — and is used only when every
   value read is a `str` (str equality is exact: no 1 == 1.0 == True);
@@ -29,94 +28,11 @@ memoised (a name could then mean another function).
 from __future__ import annotations
 
 from crowdsec_mp.engine.expr import ast
+from crowdsec_mp.engine.expr.purity import fields_read as event_reads
 
-#: Functions known to be pure, by name, for expressions compiled with the
-#: standard function table only.
-PURE_FUNCTIONS = frozenset({"Upper", "Lower", "len", "IsIPV4", "IsIPV6", "IsIP", "IpInRange"})
-#: Event maps an expression may read through the memo.
-EVENT_MAPS = frozenset({"Parsed", "Meta", "Enriched"})
 #: Results that can be shared between runs.
 _IMMUTABLE_RESULTS = frozenset({str, bool, int, float, type(None)})
 _ABSENT = object()
-
-
-class _NotPure(Exception):
-    pass
-
-
-def event_reads(tree) -> tuple[tuple[str, str], ...] | None:
-    """The (map, key) pairs `tree` reads when it is a pure function of them
-    (see the module docstring), else None."""
-    reads: set[tuple[str, str]] = set()
-    try:
-        _collect(tree, frozenset(), reads)
-    except _NotPure:
-        return None
-    return tuple(sorted(reads))
-
-
-def _collect(node, bound: frozenset, reads: set) -> None:
-    if isinstance(node, ast.Const):
-        return
-    if isinstance(node, ast.Ident):
-        if node.name not in bound:
-            raise _NotPure  # `evt` as a whole, `$env`, or an unknown variable
-        return
-    if isinstance(node, ast.Member):
-        reads.add(_map_read(node, bound))
-        return
-    if isinstance(node, ast.Chain):
-        _collect(node.node, bound, reads)
-        return
-    if isinstance(node, ast.Binary):
-        if node.op == "in" and _is_event_map(node.right, bound):
-            # `"key" in evt.Meta`: whether that key is present.
-            if not (isinstance(node.left, ast.Const) and isinstance(node.left.value, str)):
-                raise _NotPure
-            reads.add((node.right.key.value, node.left.value))
-            return
-        _collect(node.left, bound, reads)
-        _collect(node.right, bound, reads)
-        return
-    if isinstance(node, ast.Unary):
-        _collect(node.operand, bound, reads)
-        return
-    if isinstance(node, ast.Ternary):
-        for part in (node.cond, node.then, node.otherwise):
-            _collect(part, bound, reads)
-        return
-    if isinstance(node, ast.Let):
-        if node.name == "evt":
-            raise _NotPure
-        _collect(node.value, bound, reads)
-        _collect(node.body, bound | {node.name}, reads)
-        return
-    if isinstance(node, ast.Array):
-        for item in node.items:
-            _collect(item, bound, reads)
-        return
-    if isinstance(node, ast.Call):
-        if node.name not in PURE_FUNCTIONS:
-            raise _NotPure
-        for argument in node.args:
-            _collect(argument, bound, reads)
-        return
-    raise _NotPure  # method calls, closures, pointers, map literals, slices...
-
-
-def _is_event_map(node, bound) -> bool:
-    """`evt.Parsed` / `evt.Meta` / `evt.Enriched` (the map itself)."""
-    return (isinstance(node, ast.Member) and isinstance(node.obj, ast.Ident)
-            and node.obj.name == "evt" and "evt" not in bound
-            and isinstance(node.key, ast.Const) and node.key.value in EVENT_MAPS)
-
-
-def _map_read(node, bound) -> tuple[str, str]:
-    """(map, key) of `evt.<Map>.<key>`; anything else is not pure for the memo."""
-    if (_is_event_map(node.obj, bound) and isinstance(node.key, ast.Const)
-            and isinstance(node.key.value, str)):
-        return node.obj.key.value, node.key.value
-    raise _NotPure
 
 
 def worth_memoising(tree) -> bool:
