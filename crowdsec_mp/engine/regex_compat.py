@@ -542,8 +542,9 @@ class _NotGuardable(Exception):
     """A construct the guard builder does not handle: leave that alternation alone."""
 
 
-def _group_end(text: str, start: int) -> int:
-    """Index just past the `)` closing the group opened at text[start]."""
+def _structure(text: str, start: int = 0):
+    """(index, char, depth after it) for each `(`, `)` and `|` of text[start:],
+    skipping escaped characters and character classes."""
     depth, i, n = 0, start, len(text)
     while i < n:
         char = text[i]
@@ -553,13 +554,17 @@ def _group_end(text: str, start: int) -> int:
         if char == "[":
             i = _class_end(text, i)
             continue
-        if char == "(":
-            depth += 1
-        elif char == ")":
-            depth -= 1
-            if depth == 0:
-                return i + 1
+        if char in "()|":
+            depth += {"(": 1, ")": -1, "|": 0}[char]
+            yield i, char, depth
         i += 1
+
+
+def _group_end(text: str, start: int) -> int:
+    """Index just past the `)` closing the group opened at text[start]."""
+    for i, char, depth in _structure(text, start):
+        if char == ")" and depth == 0:
+            return i + 1
     raise _NotGuardable("unbalanced group")
 
 
@@ -579,23 +584,11 @@ def _class_end(text: str, start: int) -> int:
 
 def _split_alternatives(text: str) -> list[str]:
     """The top-level branches of `text` (one element when it has no `|`)."""
-    branches, depth, last, i, n = [], 0, 0, 0, len(text)
-    while i < n:
-        char = text[i]
-        if char == "\\":
-            i += 2
-            continue
-        if char == "[":
-            i = _class_end(text, i)
-            continue
-        if char == "(":
-            depth += 1
-        elif char == ")":
-            depth -= 1
-        elif char == "|" and depth == 0:
+    branches, last = [], 0
+    for i, char, depth in _structure(text):
+        if char == "|" and depth == 0:
             branches.append(text[last:i])
             last = i + 1
-        i += 1
     branches.append(text[last:])
     return branches
 

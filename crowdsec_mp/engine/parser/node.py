@@ -466,16 +466,19 @@ class Node:
         self.order = order
         self.ctx = ctx
 
+    def entered(self, env) -> bool:
+        """The filter: anything but boolean true (or an error) means "not entered"."""
+        try:
+            return self.filter.run(env) is True
+        except Exception as exc:
+            log.debug("node %r: filter error: %s", self.name, exc)
+            return False
+
     def process(self, evt, env) -> bool:
         """Run the node on `evt` (§4). Raises StaticAbort to abort the whole parse."""
-        # 1. filter: anything but boolean true (or an error) means "not entered".
-        if self.filter is not None:
-            try:
-                if self.filter.run(env) is not True:
-                    return False
-            except Exception as exc:
-                log.debug("node %r: filter error: %s", self.name, exc)
-                return False
+        # 1. filter
+        if self.filter is not None and not self.entered(env):
+            return False
 
         # 2. whitelist, before grok.
         whitelist = self.whitelist
@@ -587,13 +590,8 @@ class FilterStaticsNode(Node):
         )
 
     def process(self, evt, env) -> bool:
-        if self.filter is not None:
-            try:
-                if self.filter.run(env) is not True:
-                    return False
-            except Exception as exc:
-                log.debug("node %r: filter error: %s", self.name, exc)
-                return False
+        if self.filter is not None and not self.entered(env):
+            return False
         if self.run_statics is not None:
             self.run_statics(evt, env, self.ctx)
         if self.next_stage:
