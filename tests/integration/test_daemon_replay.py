@@ -67,7 +67,7 @@ def test_sigkill_of_a_parser_mid_replay_with_the_real_engine(tmp_path, shared_di
 
     log_path = tmp_path / "big.log"
     subprocess.run([sys.executable, str(shared_dir / "tools" / "gen_corpus.py"), "--kind", "sshd",
-                    "--lines", "150000", "--seed", "5", "--out", str(log_path)], check=True, capture_output=True)
+                    "--lines", "500000", "--seed", "5", "--out", str(log_path)], check=True, capture_output=True)
     config = make_config(tmp_path, workers=2, shards=2)
     dump = tmp_path / "dump"
     daemon = subprocess.Popen([sys.executable, "-m", "crowdsec_mp.daemon", "-c", str(config), "-dsn",
@@ -80,8 +80,9 @@ def test_sigkill_of_a_parser_mid_replay_with_the_real_engine(tmp_path, shared_di
     while not killed and daemon.poll() is None and time.monotonic() < deadline:
         for child in psutil.Process(daemon.pid).children():
             try:
-                # Busy parsing: well past its start-up cost (~0.6 s of CPU). 150k lines keep each
-                # worker busy for ~2.5 s of CPU, so there is a wide window to kill it mid-replay.
+                # Busy parsing: well past its start-up cost (~0.6 s of CPU). 500k lines keep each
+                # worker busy for ~5 s of CPU (2026-11-25), so there is a wide window to kill it
+                # mid-replay even if the engine gets a few times faster.
                 if "child parser" in " ".join(child.cmdline()) and child.cpu_times().user > 1.2:
                     child.kill()
                     killed = True
