@@ -47,7 +47,7 @@ except ImportError:  # pragma: no cover
 from dataclasses import dataclass
 from pathlib import Path
 
-from crowdsec_mp.engine.regex_compat import compile_re2, compile_re2_lean, re2_group_count
+from crowdsec_mp.engine.regex_compat import compile_re2, compile_re2_lean, re2_group_count, skip_class
 from crowdsec_mp.errors import ConfigError
 
 #: `%{NAME}` or `%{NAME:semantic}`; `%{NAME:sem:int}` does not match and stays literal.
@@ -504,14 +504,7 @@ def _required_run(expr: str, definitions, level: int) -> str:
             continue
         if char == "[":
             close_run()
-            i += 1
-            if i < n and expr[i] == "^":
-                i += 1
-            if i < n and expr[i] == "]":
-                i += 1
-            while i < n and expr[i] != "]":
-                i += 2 if expr[i] == "\\" else 1
-            i += 1
+            i = skip_class(expr, i)
             continue
         if char == "(":
             close_run()

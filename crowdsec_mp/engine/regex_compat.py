@@ -432,15 +432,7 @@ def _capturing_group_openings(python_text: str) -> list[int] | None:
         if char == "\\":
             i += 2
         elif char == "[":
-            # A class: `]` right after `[` or `[^` is a literal member.
-            i += 1
-            if i < n and python_text[i] == "^":
-                i += 1
-            if i < n and python_text[i] == "]":
-                i += 1
-            while i < n and python_text[i] != "]":
-                i += 2 if python_text[i] == "\\" else 1
-            i += 1
+            i = skip_class(python_text, i)
         else:
             if char == "(" and not python_text.startswith("(?", i):
                 openings.append(i)
@@ -568,8 +560,10 @@ def _group_end(text: str, start: int) -> int:
     raise _NotGuardable("unbalanced group")
 
 
-def _class_end(text: str, start: int) -> int:
-    """Index just past the `]` closing the class opened at text[start]."""
+def skip_class(text: str, start: int) -> int:
+    """Index just past the `]` closing the character class opened at
+    text[start] (past the end of `text` when it is not closed). A `]` right
+    after `[` or `[^` is a literal member."""
     i, n = start + 1, len(text)
     if i < n and text[i] == "^":
         i += 1
@@ -577,9 +571,15 @@ def _class_end(text: str, start: int) -> int:
         i += 1
     while i < n and text[i] != "]":
         i += 2 if text[i] == "\\" else 1
-    if i >= n:
-        raise _NotGuardable("unterminated class")
     return i + 1
+
+
+def _class_end(text: str, start: int) -> int:
+    """skip_class, for a class that must be closed."""
+    end = skip_class(text, start)
+    if end > len(text):
+        raise _NotGuardable("unterminated class")
+    return end
 
 
 def _split_alternatives(text: str) -> list[str]:
