@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from crowdsec_mp.engine.buckets import BucketStore, load_scenarios
 from crowdsec_mp.engine.buckets.timeutil import format_rfc3339_nano
 from crowdsec_mp.engine.context import EngineContext
-from crowdsec_mp.engine.event import TIMEMACHINE, Event, StrMap
+from crowdsec_mp.engine.event import TIMEMACHINE, Event, Line, StrMap
 
 WALL = datetime(2031, 1, 1, tzinfo=timezone.utc)
 LOG_BASE_NS = 1_577_836_800 * 10**9  # 2020-01-01T00:00:00Z
@@ -81,9 +81,10 @@ def scenario_set(tmp_path_factory):
     return ctx, load_scenarios([str(path)], ctx)
 
 
-def event(offset_ms: int, ip: str, log_type: str, k: str, service: str = "s") -> Event:
+def event(offset_ms: int, ip: str, log_type: str, k: str, service: str = "s", src: str = "") -> Event:
     return Event(
         ExpectMode=TIMEMACHINE,
+        Line=Line(Src=src),
         MarshaledTime=format_rfc3339_nano(LOG_BASE_NS + offset_ms * 10**6),
         Meta=StrMap({"source_ip": ip, "log_type": log_type, "k": k, "service": service}),
     )
@@ -255,3 +256,21 @@ def test_replay_sweep_drops_stale_buckets_and_counts_late_events(scenario_set):
     # An event from before the horizon is counted as late (its bucket may be gone).
     run(store, [(5 * 60_000, "10.0.0.1", "a", "0", "s")])
     assert store.stats["late_after_gc"] == 1
+
+
+def test_replay_sweep_follows_each_source_clock(scenario_set):
+    """Two files replayed together, batch by batch: a dense one (a brute force every
+    3 s for an hour) and a sparse one (an event every 5 minutes for 5 hours) whose
+    log time runs far ahead. The sweep must wait for the slow file."""
+    ctx, scenarios = scenario_set
+    dense = [(ms, "10.0.0.1", "a", "0", "s", "dense.log") for ms in range(0, 3600_000, 3000)]
+    sparse = [(ms, "10.0.0.2", "a", "0", "s", "sparse.log") for ms in range(0, 5 * 3600_000, 300_000)]
+    events = []
+    for number, spec in enumerate(sparse):
+        events += dense[number * 20:(number + 1) * 20] + [spec]
+    swept = BucketStore(scenarios, ctx, replay_gc_grace_ns=SWEEP_GRACE_NS)
+    unswept = BucketStore(scenarios, ctx, replay_gc_grace_ns=None)
+    expected = summary(run(unswept, events))
+    assert len(expected) > 100
+    assert summary(run(swept, events)) == expected
+    assert swept.stats["late_after_gc"] == 0

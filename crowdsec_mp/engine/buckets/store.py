@@ -21,10 +21,13 @@ the next event poured into it is replaced by a fresh one (the staleness check
 of §3.3), so once the log time has moved `REPLAY_GC_GRACE_NS` past that point
 the bucket can be dropped early without changing any result, provided no event
 arrives more than the grace out of order. `_deliver` does that sweep once per
-grace of log time (CrowdSec has a replay GC with no grace at all,
-never enabled, §7). An event older than a sweep's horizon is counted in
-`stats["late_after_gc"]` and logged: its result may differ from a run without
-the sweep.
+grace of log time (CrowdSec has a replay GC with no grace at all, never
+enabled, §7). The log time is followed per line source (`Line.Src`): several
+files replayed together advance at their own pace, and the sweep horizon is
+the slowest one's time minus the grace. An event older than a sweep's horizon
+(more disorder than the grace, or a source first seen after the others had
+moved on) is counted in `stats["late_after_gc"]` and logged: its result may
+differ from a run without the sweep.
 """
 
 from __future__ import annotations
@@ -125,10 +128,12 @@ class BucketStore:
         }
         #: Replay sweep (module docstring): None disables it.
         self.replay_gc_grace_ns = replay_gc_grace_ns
-        #: Log time of the next sweep (-inf: set by the first event; +inf: never).
-        self._next_sweep_ns: float = -math.inf if replay_gc_grace_ns is not None else math.inf
+        #: Log time of the next sweep (-inf: set by the first event).
+        self._next_sweep_ns: float = -math.inf
         #: Horizon of the latest sweep: a later event older than this arrived too late.
         self._sweep_horizon_ns: float = -math.inf
+        #: line source -> latest log time poured from it (the sweep's clocks).
+        self._source_clock: dict[str, int] = {}
 
     # -- helpers -------------------------------------------------------------
     def _wall_ns(self, now) -> int:
@@ -238,8 +243,12 @@ class BucketStore:
             self.stats["dropped_no_time"] += 1
             log.warning("scenario %s: time-machine event without a valid MarshaledTime dropped", scenario.name)
             return
-        if timemachine and (t >= self._next_sweep_ns or t < self._sweep_horizon_ns):
-            self._replay_sweep(t)  # rare: once per grace of log time, or a late event
+        if timemachine and self.replay_gc_grace_ns is not None:
+            clocks, source = self._source_clock, evt.Line.Src
+            if t > clocks.get(source, -math.inf):
+                clocks[source] = t
+            if t >= self._next_sweep_ns or t < self._sweep_horizon_ns:
+                self._replay_sweep(t, source)  # rare: once per grace of log time, or a late event
         bucket = self._buckets.get(key)
         if bucket is not None and bucket.mode == TIMEMACHINE and bucket.last_ts is not None:
             # Replay emulates the wall-clock expiry in log time: a stale bucket is dropped silently.
@@ -412,15 +421,16 @@ class BucketStore:
         """Alias of `flush` (the name replay.Engine looks for)."""
         return self.flush(now)
 
-    def _replay_sweep(self, t: int) -> None:
+    def _replay_sweep(self, t: int, evt_source: str) -> None:
         """Drop the time-machine buckets that every event from now on would find
         stale, once per grace of log time (module docstring)."""
         if t < self._sweep_horizon_ns:
             self.stats["late_after_gc"] += 1
             if self.stats["late_after_gc"] == 1:
-                log.warning("replay: an event is more than %d s older than a newer one; buckets swept "
-                            "meanwhile may give a different result than an unswept run",
-                            self.replay_gc_grace_ns // 1_000_000_000)
+                log.warning("replay: an event from %r is older than the bucket sweep's horizon (more than "
+                            "%d s out of order, or its source started late); buckets swept meanwhile may "
+                            "give a different result than an unswept run",
+                            evt_source, self.replay_gc_grace_ns // 1_000_000_000)
         grace = self.replay_gc_grace_ns
         if self._next_sweep_ns == -math.inf:
             self._next_sweep_ns = t + grace
@@ -428,8 +438,10 @@ class BucketStore:
         if t < self._next_sweep_ns:
             return
         self._next_sweep_ns = t + grace
-        horizon = t - grace
-        self._sweep_horizon_ns = max(self._sweep_horizon_ns, horizon)
+        horizon = min(self._source_clock.values()) - grace
+        if horizon <= self._sweep_horizon_ns:
+            return
+        self._sweep_horizon_ns = horizon
         stale = [key for key, bucket in self._buckets.items()
                  if bucket.mode == TIMEMACHINE and bucket.last_ts is not None
                  and bucket.last_ts + bucket.scenario.timer_ns < horizon]
