@@ -27,6 +27,7 @@ from pathlib import Path
 
 from crowdsec_mp.engine import routing
 from crowdsec_mp.engine.event import LIVE, TIMEMACHINE, StrMap, new_log_event
+from crowdsec_mp.engine.expr import ExprError
 from crowdsec_mp.errors import ConfigError, ProtocolError
 from crowdsec_mp.pipeline import wire
 from crowdsec_mp.pipeline.binding import ParseResult
@@ -134,7 +135,6 @@ class EngineParserStage:
         self.tree = items.parsers()
         self.scenarios = items.scenarios()
         self.index = ScenarioIndex(self.scenarios)
-        self._position = {id(scenario): i for i, scenario in enumerate(self.scenarios)}
         self.expect_mode = TIMEMACHINE if run.mode == "replay" else LIVE
         #: (scenario name, line src) -> events poured since the last `take_poured()`.
         self.poured: dict[tuple, int] = {}
@@ -189,11 +189,15 @@ class EngineParserStage:
         states: dict[int, dict] = {}
         wanted = [pour.scenario_index for pour in pours]
         try:
-            for scenario in self.index.candidates(evt):
-                if len(states) == len(wanted):
+            # The filters again, in load order, exactly as prepare_pours ran them.
+            for scenario, position, error in self.index.matches(evt):
+                if error is not None or len(states) == len(wanted):
                     break
-                position = self._position[id(scenario)]
-                if routing.prepare_pours(evt, [scenario], with_distinct=False) and position == wanted[len(states)]:
+                try:
+                    routing.route_key(evt, scenario)  # groupby runs before the pour, as there
+                except ExprError:
+                    break
+                if position == wanted[len(states)]:
                     states[len(states)] = wire.event_to_wire(evt)
         finally:
             evt.Meta, evt.Parsed, evt.Enriched = (StrMap(m) for m in final)
