@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 
 from crowdsec_mp.engine.grok import PatternLibrary
 from crowdsec_mp.engine.regex_compat import compile_re2, compile_re2_lean
+from tests.engine.test_grok_fastpaths import plain_match
 
 # -- random RE2 patterns ---------------------------------------------------------
 
@@ -122,16 +123,6 @@ def hub_library(shared_hub):
     return library
 
 
-def reference_match(grok, text):
-    """GrokPattern.match computed on the unmodified regex (every group kept)."""
-    compiled = compile_re2(grok.regex)
-    found = compiled.search(text)
-    if found is None:
-        return None
-    return {name: (found.group(index) or "") if 0 <= index <= compiled.groups else ""
-            for name, index in grok.semantics.items()}
-
-
 def mutations(line, rng, count):
     """Lines a character or a few away from a real one: where backtracking differs."""
     alphabet = "0123456789abcdef.:- []\"/%"
@@ -159,7 +150,7 @@ def test_hub_grok_is_rewritten_and_equals_the_unmodified_regex(hub_library, expr
     for line in LINES:
         texts.extend(mutations(line, rng, 60))
     for text in texts:
-        assert grok.match(text) == reference_match(grok, text), text
+        assert grok.match(text) == plain_match(grok, text), text
 
 
 @pytest.mark.parametrize("expr", HUB_GROKS[:2] + HUB_GROKS[-1:])
@@ -167,7 +158,7 @@ def test_hub_grok_is_rewritten_and_equals_the_unmodified_regex(hub_library, expr
 @given(text=st.text("0123456789abcdefxz.:-% []\"/", max_size=60))
 def test_hub_grok_on_random_text(hub_library, expr, text):
     grok = hub_library.compile(expr)
-    assert grok.match(text) == reference_match(grok, text)
+    assert grok.match(text) == plain_match(grok, text)
 
 
 def test_rewrite_drops_almost_every_group(hub_library):
