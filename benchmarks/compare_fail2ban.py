@@ -37,9 +37,11 @@ from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
-import psutil
-
 REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from tests.integration.process_tree import watch_tree  # noqa: E402
+
 GEN_CORPUS = REPO.parent / "shared" / "tools" / "gen_corpus.py"
 MIB = 1024 * 1024
 
@@ -75,31 +77,14 @@ def run_measured(command, *, env=None, cwd=None, sample_s: float = 0.05) -> Meas
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
         started = time.perf_counter()
         proc = subprocess.Popen(command, stdout=out, stderr=err, env=env, cwd=cwd, text=True)
-        root = psutil.Process(proc.pid)
-        peak = 0
-        cpu_by_pid: dict[int, float] = {}
-        while proc.poll() is None:
-            total = 0
-            try:
-                tree = [root, *root.children(recursive=True)]
-            except psutil.Error:
-                tree = []
-            for member in tree:
-                try:
-                    total += member.memory_info().rss
-                    times = member.cpu_times()
-                    cpu_by_pid[member.pid] = times.user + times.system
-                except psutil.Error:
-                    pass
-            peak = max(peak, total)
-            time.sleep(sample_s)
+        usage = watch_tree(proc, sample_s)
         wall = time.perf_counter() - started
         usage_after = resource.getrusage(resource.RUSAGE_CHILDREN)
         out.seek(0)
         err.seek(0)
         stdout, stderr = out.read(), err.read()
     cpu = (usage_after.ru_utime - usage_before.ru_utime) + (usage_after.ru_stime - usage_before.ru_stime)
-    return Measured(wall, cpu, peak / MIB, sum(cpu_by_pid.values()), stdout, stderr, proc.returncode,
+    return Measured(wall, cpu, usage.peak_rss / MIB, sum(usage.cpu_by_pid.values()), stdout, stderr, proc.returncode,
                     load_before, load_average())
 
 

@@ -27,13 +27,12 @@ import tempfile
 import time
 from pathlib import Path
 
-import psutil
-
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "tests" / "integration"))
 
 from daemon_env import daemon_env, make_hub_config  # noqa: E402
+from process_tree import watch_tree  # noqa: E402
 
 COLLECTIONS = ["crowdsecurity/linux", "crowdsecurity/nginx", "crowdsecurity/base-http-scenarios",
                "crowdsecurity/http-cve"]
@@ -74,13 +73,12 @@ LAST_CPU: dict[str, float] = {}
 LAST_PEAK_RSS: dict[str, int] = {}
 
 
-def _role(member: psutil.Process, root: psutil.Process) -> str:
-    if member.pid == root.pid:
+def _role(pid: int, cmdline: list[str], root_pid: int) -> str:
+    if pid == root_pid:
         return "supervisor"
-    parts = member.cmdline()
-    if "crowdsec_mp.pipeline.child" in parts:
-        at = parts.index("crowdsec_mp.pipeline.child")
-        return "-".join(parts[at + 1:at + 3])
+    if "crowdsec_mp.pipeline.child" in cmdline:
+        at = cmdline.index("crowdsec_mp.pipeline.child")
+        return "-".join(cmdline[at + 1:at + 3])
     return "other"
 
 
@@ -88,41 +86,18 @@ def run_sampled(command) -> tuple[float, int]:
     """Runs command; returns (wall seconds, peak of the summed RSS of its process tree)."""
     started = time.perf_counter()
     proc = subprocess.Popen(command, env=daemon_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    root = psutil.Process(proc.pid)
-    peak = 0
-    cpu: dict[int, tuple[str, float]] = {}
-    rss_peak: dict[int, int] = {}
-    while proc.poll() is None:
-        total = 0
-        try:
-            tree = [root, *root.children(recursive=True)]
-        except psutil.Error:
-            tree = []
-        for member in tree:
-            try:
-                with member.oneshot():
-                    rss = member.memory_info().rss
-                    total += rss
-                    rss_peak[member.pid] = max(rss_peak.get(member.pid, 0), rss)
-                    times = member.cpu_times()
-                    # A child just forked may not show its final command line yet.
-                    role = cpu[member.pid][0] if cpu.get(member.pid, ("other",))[0] != "other" \
-                        else _role(member, root)
-                    cpu[member.pid] = (role, times.user + times.system)
-            except psutil.Error:
-                pass
-        peak = max(peak, total)
-        time.sleep(0.1)
+    usage = watch_tree(proc, 0.1)
     LAST_CPU.clear()
     LAST_PEAK_RSS.clear()
-    for pid, (role, seconds) in cpu.items():
+    for pid, seconds in usage.cpu_by_pid.items():
+        role = _role(pid, usage.cmdline_by_pid[pid], proc.pid)
         LAST_CPU[role] = LAST_CPU.get(role, 0.0) + seconds
-        LAST_PEAK_RSS[role] = LAST_PEAK_RSS.get(role, 0) + rss_peak.get(pid, 0)
+        LAST_PEAK_RSS[role] = LAST_PEAK_RSS.get(role, 0) + usage.peak_rss_by_pid[pid]
     elapsed = time.perf_counter() - started
     err = proc.stderr.read()
     if proc.returncode != 0:
         raise SystemExit(f"{command[2:5]} failed ({proc.returncode}): {err[-3000:]}")
-    return elapsed, peak
+    return elapsed, usage.peak_rss
 
 
 def canonical_alerts(path: Path) -> list[str]:

@@ -14,12 +14,11 @@ import json
 import re
 import subprocess
 import sys
-import time
 
-import psutil
 import pytest
 
 from tests.integration.daemon_env import daemon_env, make_config
+from tests.integration.process_tree import watch_tree
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(240)]
 
@@ -42,21 +41,7 @@ def replay_peak_rss(config, log_path):
                              f"file://{log_path}", "-type", "syslog", "-no-api", "-dump-data",
                              str(log_path.parent / "dump"), "-workers", "1", "-shards", "1"],
                             env=daemon_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    root = psutil.Process(proc.pid)
-    peak = 0
-    while proc.poll() is None:
-        total = 0
-        try:
-            tree = [root, *root.children(recursive=True)]
-        except psutil.Error:
-            tree = []
-        for member in tree:
-            try:
-                total += member.memory_info().rss
-            except psutil.Error:
-                pass
-        peak = max(peak, total)
-        time.sleep(0.05)
+    peak = watch_tree(proc, 0.05).peak_rss
     err = proc.stderr.read()
     assert proc.returncode == 0, err
     summary = json.loads(re.search(r"replay done: (\{.*\})", err).group(1))
