@@ -50,6 +50,7 @@ from __future__ import annotations
 
 from crowdsec_mp.engine.event import StrMap
 from crowdsec_mp.engine.expr import ExprError, ast
+from crowdsec_mp.engine.expr.fastpred import walk
 from crowdsec_mp.engine.expr.purity import STRING_MAPS, fields_read
 
 #: Rows remembered per ScenarioIndex (the table is cleared when full).
@@ -118,9 +119,7 @@ def _pure(node) -> bool:
     """Memoizable on its own, without context-bound data-file helpers."""
     if fields_read(node) is None:
         return False
-    from crowdsec_mp.engine.expr.fastpred import _walk
-
-    return not any(isinstance(n, ast.Call) and n.name in _CONTEXT_FUNCTIONS for n, _ in _walk(node))
+    return not any(isinstance(n, ast.Call) and n.name in _CONTEXT_FUNCTIONS for n, _ in walk(node))
 
 
 def compile_guard(node, source: str):

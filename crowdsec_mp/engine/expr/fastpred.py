@@ -167,7 +167,7 @@ def _children(node):
                     yield from (part for part in item if isinstance(part, ast.Node))
 
 
-def _walk(node, inside_closure=False):
+def walk(node, inside_closure=False):
     """(node, inside a predicate closure) for every node of the tree."""
     stack = [(node, inside_closure)]
     while stack:
@@ -178,7 +178,7 @@ def _walk(node, inside_closure=False):
 
 
 def _reads_names(node, names) -> bool:
-    return any(isinstance(n, ast.Ident) and n.name in names for n, _ in _walk(node))
+    return any(isinstance(n, ast.Ident) and n.name in names for n, _ in walk(node))
 
 
 def shared_pure_calls(tree, functions: dict) -> frozenset:
@@ -195,7 +195,7 @@ def shared_pure_calls(tree, functions: dict) -> frozenset:
     """
     let_names = set()
     calls = []  # (call of a pure function, inside a closure)
-    for node, in_closure in _walk(tree):
+    for node, in_closure in walk(tree):
         if isinstance(node, ast.MethodCall):
             return frozenset()
         if isinstance(node, ast.Ident) and node.name == "$env":

@@ -28,6 +28,7 @@ memoised (a name could then mean another function).
 from __future__ import annotations
 
 from crowdsec_mp.engine.expr import ast
+from crowdsec_mp.engine.expr.fastpred import walk
 from crowdsec_mp.engine.expr.purity import fields_read as event_reads
 
 #: Results that can be shared between runs.
@@ -38,18 +39,7 @@ _ABSENT = object()
 def worth_memoising(tree) -> bool:
     """Whether a memo lookup is likely cheaper than running the expression:
     it calls a function or binds a variable (plain comparisons are cheap)."""
-    stack = [tree]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, (ast.Call, ast.Let)):
-            return True
-        for name in getattr(node, "__slots__", ()):
-            child = getattr(node, name)
-            if isinstance(child, ast.Node):
-                stack.append(child)
-            elif isinstance(child, list):
-                stack.extend(item for item in child if isinstance(item, ast.Node))
-    return False
+    return any(isinstance(node, (ast.Call, ast.Let)) for node, _ in walk(tree))
 
 
 class MemoizedProgram:
