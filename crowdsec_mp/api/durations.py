@@ -9,44 +9,18 @@ with `time.ParseDuration`, so it must be valid Go syntax.
 
 from __future__ import annotations
 
-import re
+from crowdsec_mp.engine.goduration import GO_UNIT_NS
+from crowdsec_mp.engine.goduration import scan_go_duration
 
-_UNITS = {
-    "ns": 1e-9,
-    "us": 1e-6,
-    "µs": 1e-6,
-    "μs": 1e-6,
-    "ms": 1e-3,
-    "s": 1.0,
-    "m": 60.0,
-    "h": 3600.0,
-    "d": 86400.0,
-}
-_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h|d)")
+#: Go's units plus CrowdSec's `d`, in nanoseconds.
+_UNITS_NS = {**GO_UNIT_NS, "d": 24 * 3600 * 10**9}
 
 
 def parse_duration(text) -> float:
     """Seconds in a Go duration (with optional days). ValueError when invalid."""
-    if not isinstance(text, str) or not text:
+    if not isinstance(text, str):
         raise ValueError(f"invalid duration {text!r}")
-    sign = 1.0
-    body = text
-    if body[0] in "+-":
-        sign = -1.0 if body[0] == "-" else 1.0
-        body = body[1:]
-    if body == "0":
-        return 0.0
-    position = 0
-    total = 0.0
-    while position < len(body):
-        match = _PART.match(body, position)
-        if not match:
-            raise ValueError(f"invalid duration {text!r}")
-        total += float(match.group(1)) * _UNITS[match.group(2)]
-        position = match.end()
-    if position == 0:
-        raise ValueError(f"invalid duration {text!r}")
-    return sign * total
+    return scan_go_duration(text, _UNITS_NS) / 1e9
 
 
 def format_duration(seconds: float) -> str:

@@ -11,6 +11,8 @@ from __future__ import annotations
 import re
 from datetime import datetime, timedelta, timezone
 
+from crowdsec_mp.engine.goduration import DurationSyntaxError, scan_go_duration
+
 NS_PER_US = 1_000
 NS_PER_MS = 1_000_000
 NS_PER_S = 1_000_000_000
@@ -19,50 +21,16 @@ NS_PER_H = 60 * NS_PER_MIN
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
-_UNIT_NS = {
-    "ns": 1,
-    "us": NS_PER_US,
-    "µs": NS_PER_US,  # U+00B5 micro sign
-    "μs": NS_PER_US,  # U+03BC greek mu
-    "ms": NS_PER_MS,
-    "s": NS_PER_S,
-    "m": NS_PER_MIN,
-    "h": NS_PER_H,
-}
-_COMPONENT = re.compile(r"(\d+\.?\d*|\.\d+)(ns|us|µs|μs|ms|s|m|h)")
-
-
 def parse_go_duration(text) -> int:
-    """Go `time.ParseDuration` -> nanoseconds. Raises ValueError on bad text.
-
-    Accepts what Go accepts: an optional sign, then one or more
-    `<number><unit>` components (`1h30m`, `0.5s`, `500ms`), or a bare `0`.
-    """
+    """Go `time.ParseDuration` -> nanoseconds (surrounding blanks ignored).
+    Raises ValueError on bad text."""
     if not isinstance(text, str):
         raise ValueError(f"duration must be a string like '10s', got {text!r}")
-    rest = text.strip()
-    sign = 1
-    if rest[:1] in ("+", "-"):
-        sign = -1 if rest[0] == "-" else 1
-        rest = rest[1:]
-    if rest == "0":
-        return 0
-    if not rest:
-        raise ValueError(f"invalid duration {text!r}")
-    total = 0
-    pos = 0
-    while pos < len(rest):
-        match = _COMPONENT.match(rest, pos)
-        if match is None:
-            raise ValueError(f"invalid duration {text!r} (expected <number><unit>, unit one of ns us ms s m h)")
-        number, unit = match.groups()
-        whole, _, frac = number.partition(".")
-        scale = _UNIT_NS[unit]
-        total += int(whole or "0") * scale
-        if frac:
-            total += int(frac) * scale // (10 ** len(frac))
-        pos = match.end()
-    return sign * total
+    try:
+        return scan_go_duration(text.strip())
+    except DurationSyntaxError:
+        raise ValueError(f"invalid duration {text!r} (expected <number><unit>, "
+                         "unit one of ns us ms s m h)") from None
 
 
 def _fraction(value: int, digits: int) -> str:

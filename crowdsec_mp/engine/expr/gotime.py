@@ -4,9 +4,9 @@ duration text parsing (`duration("1h5m")`, stash TTLs)."""
 
 from __future__ import annotations
 
-import re
 from datetime import datetime, timedelta, timezone
 
+from crowdsec_mp.engine.goduration import DurationSyntaxError, scan_go_duration
 from crowdsec_mp.engine.event import ZERO_TIME
 from crowdsec_mp.engine.expr.errors import ExprRuntimeError
 from crowdsec_mp.engine.expr.values import format_duration, format_time
@@ -85,32 +85,14 @@ DURATION_METHODS = {
 }
 
 
-_DURATION_PART = re.compile(r"([0-9]*(?:\.[0-9]*)?)(ns|us|µs|μs|ms|s|m|h)")
-_UNIT_NS = {"ns": 1, "us": 10**3, "µs": 10**3, "μs": 10**3, "ms": 10**6, "s": 10**9,
-            "m": 60 * 10**9, "h": 3600 * 10**9}
-
-
 def parse_go_duration(text: str) -> timedelta:
-    """Go time.ParseDuration: `300ms`, `-1.5h`, `1h5m10s`, `0`. Raises ValueError."""
+    """Go time.ParseDuration: `300ms`, `-1.5h`, `1h5m10s`, `0`. Raises ValueError
+    with Go's messages."""
     if not isinstance(text, str):
         raise ValueError(f"invalid duration {text!r}")
-    body = text
-    sign = 1
-    if body[:1] in ("-", "+"):
-        sign = -1 if body[0] == "-" else 1
-        body = body[1:]
-    if body == "0":
-        return timedelta(0)
-    if not body:
-        raise ValueError(f"time: invalid duration {text!r}")
-    total_ns = 0.0
-    pos = 0
-    while pos < len(body):
-        match = _DURATION_PART.match(body, pos)
-        if not match or match.group(1) in ("", "."):
-            if match is None and body[pos:pos + 1].isdigit():
-                raise ValueError(f"time: missing unit in duration {text!r}")
-            raise ValueError(f"time: invalid duration {text!r}")
-        total_ns += float(match.group(1)) * _UNIT_NS[match.group(2)]
-        pos = match.end()
-    return timedelta(microseconds=sign * total_ns / 1000)
+    try:
+        nanoseconds = scan_go_duration(text)
+    except DurationSyntaxError as exc:
+        what = "missing unit in duration" if exc.missing_unit else "invalid duration"
+        raise ValueError(f"time: {what} {text!r}") from None
+    return timedelta(microseconds=nanoseconds / 1000)
